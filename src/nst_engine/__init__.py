@@ -1,0 +1,44 @@
+"""nst_engine: neural style transfer and color transfer, headless and pluggable.
+
+Scripting entry points: :func:`stylize` / :func:`iter_stylize`, the registry functions
+(``list_*``, ``create_*``, :func:`get_plugins`) and :data:`hookimpl` for plugin authors.
+"""
+
+__version__ = "0.1.0"
+
+from .catalog import (
+    create_backbone,
+    create_color_transfer,
+    create_loss,
+    create_optimizer,
+    get_entry,
+    get_host,
+    get_plugins,
+    list_backbones,
+    list_color_transfers,
+    list_losses,
+    list_optimizers,
+    set_host,
+)
+from .errors import NstError
+from .hookspecs import hookimpl
+from .plugins import PLUGIN_API_VERSION
+
+__all__ = [
+    "__version__",
+    "PLUGIN_API_VERSION",
+    "NstError",
+    "hookimpl",
+    "get_host",
+    "set_host",
+    "get_plugins",
+    "get_entry",
+    "list_backbones",
+    "list_losses",
+    "list_optimizers",
+    "list_color_transfers",
+    "create_backbone",
+    "create_loss",
+    "create_optimizer",
+    "create_color_transfer",
+]

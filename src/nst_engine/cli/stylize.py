@@ -1,0 +1,101 @@
+"""``nst stylize``: style transfer on two image files, with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from ..files import read_image, write_image
+from ..pipeline import DEFAULT_LOSSES, iter_stylize
+from ..samples import sample_pair
+from .params import group_options, loss_weights
+
+__all__ = ["stylize_command"]
+
+
+def _run(events, *, quiet: bool):
+    """Drain the generator with a progress bar; return its result."""
+    bar = tqdm(total=None, unit="step", disable=quiet, leave=False, dynamic_ncols=True)
+    try:
+        while True:
+            try:
+                event = next(events)
+            except StopIteration as done:
+                return done.value
+            bar.total = event.total
+            bar.set_postfix(scale=f"{event.scale + 1}/{event.scales}", loss=f"{event.losses['total']:.4g}")
+            bar.update(1)
+    finally:
+        bar.close()
+        events.close()
+
+
+@click.command("stylize")
+@click.argument("content", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("style", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output image (.png, .jpg, .tif); provenance goes beside it as OUTPUT.json.")
+@click.option("--sample", is_flag=True, help="Use the bundled sample images (chelsea, immunohistochemistry).")
+@click.option("--backbone", default="vgg19", show_default=True, help="Feature network (see nst plugins).")
+@click.option("--optimizer", default="lbfgs", show_default=True, help="Optimizer (see nst plugins).")
+@click.option("--steps", default=300, show_default=True, type=click.IntRange(min=0), help="Iterations in all.")
+@click.option("--size", default=512, show_default=True, type=click.IntRange(min=16), help="Longer side of the result in pixels.")
+@click.option("--scales", default=3, show_default=True, type=click.IntRange(min=1), help="Coarse-to-fine scales.")
+@click.option("--style-scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Style image size relative to the content.")
+@click.option("--init", type=click.Choice(["content", "noise", "style"]), default="content", show_default=True)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed; CPU reruns are bit-identical.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads (default: torch's).")
+@click.option("--loss", "losses", multiple=True, metavar="NAME=WEIGHT",
+              help=f"Set a loss weight; 0 removes it. Defaults: {', '.join(f'{k}={v:g}' for k, v in DEFAULT_LOSSES.items())}.")
+@click.option("--color", default="none", show_default=True, metavar="MODE",
+              help="Keep the content's colors: none, luminance, before:TRANSFER or after:TRANSFER "
+                   "(e.g. after:histogram; options with -p color.KEY=VALUE).")
+@click.option("-p", "params", multiple=True, metavar="GROUP.KEY=VALUE",
+              help="An option of the backbone, optimizer, color transfer or a loss, e.g. -p backbone.pooling=avg -p gram.layers=relu1_1,relu2_1.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def stylize_command(content, style, output, sample, backbone, optimizer, steps, size, scales,
+                    style_scale, init, seed, device, threads, losses, color, params, quiet) -> None:
+    """Paint CONTENT in the style of STYLE (Gatys et al. 2016) and write OUTPUT.
+
+    Without ImageNet weights for VGG, use --backbone random-multiscale: it works offline.
+    """
+    if sample == bool(content or style):
+        raise click.UsageError("give CONTENT and STYLE, or --sample (not both)")
+    if not sample and not (content and style):
+        raise click.UsageError("give both CONTENT and STYLE")
+    weights = loss_weights(DEFAULT_LOSSES, losses)
+    groups = group_options(params, ["backbone", "optimizer", "color", *weights])
+    content_img, style_img = sample_pair() if sample else (read_image(content), read_image(style))
+    events = iter_stylize(
+        content_img,
+        style_img,
+        backbone=backbone,
+        backbone_options=groups.pop("backbone", {}),
+        optimizer=optimizer,
+        optimizer_options=groups.pop("optimizer", {}),
+        color=color,
+        color_options=groups.pop("color", {}),
+        losses=weights,
+        loss_options=groups,
+        steps=steps,
+        size=size,
+        scales=scales,
+        style_scale=style_scale,
+        init=init,
+        seed=seed,
+        device=device,
+        threads=threads,
+        preview_every=0,
+    )
+    result = _run(events, quiet=quiet)
+    provenance = dict(result.provenance, content=str(content or "sample:chelsea"),
+                      style=str(style or "sample:immunohistochemistry"))
+    write_image(output, result.image, provenance=provenance)
+    if not quiet:
+        click.echo(f"wrote {output} ({result.image.shape[1]}×{result.image.shape[0]}, "
+                   f"{result.provenance['steps_run']} steps, {result.provenance['timings']['total_s']:.1f} s)", err=True)
+

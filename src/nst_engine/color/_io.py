@@ -1,0 +1,216 @@
+"""Shared input/output handling of every color transfer, written once.
+
+A transfer's core only ever sees a :class:`Pair`: the source as float32 ``H×W×3`` in [0, 1]
+(read-only: it may be the caller's own array) plus the pixels its statistics come from.
+:func:`recolor` does the rest of the contract around that core: dtype mapping, validation,
+gray and alpha handling, masks, and the way back to the source's dtype and shape.
+
+Contract (documented in ``docs/color.md``):
+
+- Unsigned integers map by their dtype's range to [0, 1]; floats must already lie in [0, 1].
+- Gray ``H×W`` / ``H×W×1`` (and gray + alpha ``H×W×2``) is replicated to RGB for the
+  transfer and reduced back with Rec.601 luma, so the output has the source's shape.
+- Alpha is returned bit-identical; fully transparent pixels are left out of the statistics
+  (unless that would leave no pixel at all and no mask was given).
+- Masks (``H×W``, bool or integer: nonzero selects) limit the statistics, never the output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import numpy as np
+
+from nst_engine.errors import ImageError, OptionError
+
+__all__ = ["Pair", "PixelMap", "recolor", "check_choice", "check_range"]
+
+#: Rec.601 luma weights: the reduction of an RGB result back to a gray source.
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+#: A per-pixel result: the recoloured ``n×3`` RGB pixels (unclipped) of a slice of the
+#: source's flattened pixels. :func:`recolor` calls it a cache-sized block at a time.
+PixelMap = Callable[[slice], np.ndarray]
+
+# Pixels per block of a blockwise pass: its temporaries stay in cache. Whole-image
+# temporaries at 4096² are memory-bound and pay page faults on every allocation.
+_BLOCK_PIXELS = 1 << 15
+
+
+@dataclass(frozen=True)
+class Pair:
+    """What a transfer's core works on.
+
+    Attributes
+    ----------
+    source
+        ``H×W×3`` float32 in [0, 1], read-only: the image to recolour (all of it).
+    select
+        ``H×W`` bool: the source pixels whose statistics count, or None for all.
+    reference
+        ``M×3`` float32 in [0, 1]: the reference pixels whose statistics count.
+    """
+
+    source: np.ndarray
+    select: np.ndarray | None
+    reference: np.ndarray
+
+    def source_pixels(self, image: np.ndarray | None = None) -> np.ndarray:
+        """The statistics pixels of ``image`` (default: the source) as ``N×C``."""
+        image = self.source if image is None else image
+        flat = image.reshape(-1, image.shape[-1])
+        return flat if self.select is None else flat[self.select.ravel()]
+
+    def select_flat(self) -> np.ndarray | None:
+        """``select`` as a flat ``H·W`` bool array (None for all pixels)."""
+        return None if self.select is None else self.select.ravel()
+
+
+@dataclass(frozen=True)
+class _Image:
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    opaque: np.ndarray | None
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+def recolor(
+    source: np.ndarray,
+    reference: np.ndarray,
+    source_mask: np.ndarray | None,
+    reference_mask: np.ndarray | None,
+    core: Callable[[Pair], Union[np.ndarray, PixelMap]],
+) -> np.ndarray:
+    """Run ``core`` on validated float inputs and return its result in ``source``'s form.
+
+    ``core`` returns the recoloured ``H×W×3`` float image, or a :data:`PixelMap` that this
+    applies to every source pixel; values outside [0, 1] are clipped.
+    """
+    src = _load(source, "source")
+    ref = _load(reference, "reference")
+    select = _selection(source_mask, src, "source_mask")
+    ref_select = _selection(reference_mask, ref, "reference_mask")
+    ref_pixels = ref.rgb.reshape(-1, 3)
+    if ref_select is not None:
+        ref_pixels = ref_pixels[ref_select.ravel()]
+    result = core(Pair(src.rgb, select, ref_pixels))
+    return _restore(result, src)
+
+
+def _load(image: np.ndarray, name: str) -> _Image:
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4):
+        raise ImageError(
+            f"{name} has shape {np.shape(image)}; expected H×W (gray), H×W×1, H×W×2 "
+            "(gray + alpha), H×W×3 (RGB) or H×W×4 (RGBA). Pass one plane of a stack at a time"
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageError(f"{name} is empty (shape {np.shape(image)}); pass an image with pixels")
+    channels = array.shape[-1]
+    has_alpha = channels in (2, 4)
+    color = array[..., : channels - 1] if has_alpha else array
+    rgb = _to_unit(color, name)
+    if rgb.shape[-1] == 1:
+        rgb = np.repeat(rgb, 3, axis=-1)
+    rgb.flags.writeable = False
+    alpha = array[..., -1] if has_alpha else None
+    opaque = None if alpha is None else alpha != 0
+    return _Image(rgb, alpha, opaque, np.shape(image), array.dtype)
+
+
+def _to_unit(color: np.ndarray, name: str) -> np.ndarray:
+    dtype = color.dtype
+    if np.issubdtype(dtype, np.unsignedinteger):
+        scale = np.float32(1.0 / np.iinfo(dtype).max)
+        return np.multiply(color, scale, dtype=np.float32)
+    if np.issubdtype(dtype, np.floating):
+        low, high = float(color.min()), float(color.max())
+        # Comparisons with NaN are false, so this also rejects NaN and infinities.
+        if not (low >= 0.0 and high <= 1.0):
+            raise ImageError(
+                f"{name} is {dtype} with values in [{low:g}, {high:g}]; float images must lie in "
+                "[0, 1]. Rescale it (e.g. skimage.exposure.rescale_intensity(image, "
+                "out_range=(0.0, 1.0))) or clip it (np.clip(image, 0, 1)); replace NaN first"
+            )
+        if dtype == np.float32 and color.flags.c_contiguous:
+            return color.view()
+        return np.ascontiguousarray(color, dtype=np.float32)
+    raise ImageError(
+        f"{name} has dtype {dtype}; pass unsigned integers (uint8, uint16, ...) or floats in "
+        "[0, 1] (float16, float32, float64)"
+    )
+
+
+def _selection(mask: np.ndarray | None, image: _Image, name: str) -> np.ndarray | None:
+    if mask is None:
+        if image.opaque is not None and image.opaque.any():
+            return image.opaque
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != image.rgb.shape[:2]:
+        raise ImageError(
+            f"{name} has shape {mask.shape} but the image is {image.rgb.shape[:2]}; "
+            "pass an H×W mask of the image's own size"
+        )
+    if mask.dtype != bool and not np.issubdtype(mask.dtype, np.integer):
+        raise ImageError(
+            f"{name} has dtype {mask.dtype}; pass a boolean (or integer label) mask, "
+            "e.g. mask > 0.5 for a float one"
+        )
+    select = mask.astype(bool)
+    if not select.any():
+        raise ImageError(f"{name} selects no pixel; select at least one or pass None for all")
+    if image.opaque is not None:
+        select &= image.opaque
+        if not select.any():
+            raise ImageError(
+                f"{name} selects only fully transparent pixels; select some opaque pixels"
+            )
+    return select
+
+
+def _restore(result: np.ndarray | PixelMap, src: _Image) -> np.ndarray:
+    """Clip, reduce gray, convert to the source dtype and re-attach alpha, a block of rows
+    at a time: no full-size temporaries, and a pixel map runs on cache-sized blocks."""
+    height, width, _ = src.rgb.shape
+    channels = src.shape[-1] if len(src.shape) == 3 else 1
+    color = channels - (src.alpha is not None)
+    out = np.empty((height, width, channels), dtype=src.dtype)
+    if src.alpha is not None:
+        out[..., -1] = src.alpha
+    if not callable(result) and np.shape(result) != src.rgb.shape:
+        raise RuntimeError(f"transfer returned shape {np.shape(result)}, expected {src.rgb.shape}")
+    top_value = np.iinfo(src.dtype).max if np.issubdtype(src.dtype, np.unsignedinteger) else None
+    rows = max(1, _BLOCK_PIXELS // width)
+    for top in range(0, height, rows):
+        if callable(result):
+            pixels = slice(top * width, min(top + rows, height) * width)
+            block = np.asarray(result(pixels), dtype=np.float32).reshape(-1, width, 3)
+        else:
+            block = np.array(result[top : top + rows], dtype=np.float32)
+        if color == 1:
+            block = (block @ LUMA)[..., None]
+        np.clip(block, 0.0, 1.0, out=block)
+        if top_value is not None:
+            block *= np.float32(top_value)
+            np.rint(block, out=block)
+        out[top : top + rows, :, :color] = block
+    return out.reshape(src.shape)
+
+
+def check_choice(name: str, value: object, choices: tuple) -> None:
+    """Raise ``OptionError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise OptionError(
+            f"option {name!r} must be one of {', '.join(map(repr, choices))}; got {value!r}"
+        )
+
+
+def check_range(name: str, value: int | float, low: float, high: float) -> None:
+    """Raise ``OptionError`` unless ``low <= value <= high``."""
+    if isinstance(value, bool) or not low <= value <= high:
+        raise OptionError(f"option {name!r} must be between {low} and {high}; got {value!r}")

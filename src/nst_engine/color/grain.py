@@ -1,0 +1,207 @@
+"""Grain reducer of Pitié, Kokaram & Dahyot (CVIU 2007) for distribution transfers.
+
+A transfer that stretches the color distribution also stretches noise and JPEG blocks into
+grain. The regrained image ``J`` keeps the transfer's colors ``T(I)`` and the source's
+gradients, minimising ``∫ φ ||∇J - ∇I||² + ψ ||J - T(I)||²`` with ``ψ`` near 0 on flat
+areas (there ``J`` follows ``I``'s gradients) and 1 on edges, and ``φ`` large on flat areas.
+It is solved as in Pitié's reference code (``regrain.m``): damped Jacobi sweeps on the
+Euler-Lagrange equation, coarse to fine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["regrain", "regrain_planes"]
+
+# Jacobi sweeps per pyramid level, finest first, and the damping, from Pitié's regrain.m.
+_SWEEPS = (4, 16, 32, 64, 64, 64)
+_DAMPING = 0.2
+# A level is halved again only while both halves keep more than this many pixels.
+_MIN_SIDE = 20
+# Rows per block of a sweep: its temporaries stay in cache, measured 2x faster at 4096²
+# than whole-image operations, which are memory-bound.
+_STRIP = 16
+
+
+def regrain(source: np.ndarray, graded: np.ndarray, *, smoothness: float = 1.0) -> np.ndarray:
+    """Give ``graded`` (the transfer of ``source``) back the gradients of ``source``.
+
+    F. Pitié, A. Kokaram and R. Dahyot, "Automated colour grading using colour distribution
+    transfer", Computer Vision and Image Understanding 107 (2007), section 5.
+
+    Parameters
+    ----------
+    source, graded
+        ``H×W×3`` float images in [0, 1] (``graded`` may overshoot it).
+    smoothness
+        Weight of the source's gradient field; 0 returns ``graded`` unchanged.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``H×W×3`` float32, unclipped.
+    """
+    i0 = np.ascontiguousarray(np.moveaxis(np.asarray(source, dtype=np.float32), -1, 0))
+    ir = np.ascontiguousarray(np.moveaxis(np.asarray(graded, dtype=np.float32), -1, 0))
+    return np.ascontiguousarray(np.moveaxis(regrain_planes(i0, ir, smoothness=smoothness), 0, -1))
+
+
+def regrain_planes(source: np.ndarray, graded: np.ndarray, *, smoothness: float = 1.0) -> np.ndarray:
+    """:func:`regrain` of planar ``3×H×W`` float32 images (C-contiguous), planar out."""
+    if smoothness <= 0:
+        return graded.copy()
+    return _level(source, graded, _SWEEPS, 0, float(smoothness))
+
+
+def _level(
+    i0: np.ndarray, ir: np.ndarray, sweeps: tuple[int, ...], level: int, smoothness: float
+) -> np.ndarray:
+    """The regrained image ``J`` at this level; as in ``regrain.m`` the sweeps start from
+    the coarser level's ``J`` brought up to size (from ``I`` itself at the coarsest)."""
+    height, width = i0.shape[1:]
+    half = (-(-height // 2), -(-width // 2))
+    if len(sweeps) > 1 and min(half) > _MIN_SIDE:
+        coarse = _level(_halve(i0), _halve(ir), sweeps[1:], level + 1, smoothness)
+        correction = _double(coarse, (height, width))
+        correction -= i0
+    else:
+        correction = np.zeros_like(i0)
+    correction = _solve(correction, i0, ir, sweeps[0], level, smoothness)
+    correction += i0
+    return correction
+
+
+def _solve(
+    d: np.ndarray, i0: np.ndarray, ir: np.ndarray, sweeps: int, level: int, smoothness: float
+) -> np.ndarray:
+    """Damped Jacobi sweeps on ``d = J - I`` (planar ``3×H×W``)."""
+    grad = _gradient_norm(i0)
+    psi = np.minimum(grad * np.float32(256 / 5), np.float32(1))
+    phi = grad
+    phi *= np.float32(10 / smoothness)
+    phi += np.float32(1)
+    np.divide(np.float32(30 * 2.0**-level), phi, out=phi)
+    # Weights towards the right/left and down/up neighbours: the average of the two
+    # pixels' phi, which is one array per direction pair, shifted.
+    right, left = _edge_average(phi, 1)
+    down, up = _edge_average(phi, 0)
+    scale = psi + right
+    scale += left
+    scale += down
+    scale += up
+    np.divide(np.float32(1 - _DAMPING), scale, out=scale)
+    for weight in (right, left, down, up):
+        weight *= scale
+    psi *= scale
+    data = np.subtract(ir, i0)
+    data *= psi
+    del psi, scale, phi
+    # A missing neighbour at the border is the pixel itself (replicated edge).
+    own = np.full(right.shape, _DAMPING, dtype=np.float32)
+    own[:, -1] += right[:, -1]
+    own[-1, :] += down[-1, :]
+    own[:, 0] += left[:, 0]
+    own[0, :] += up[0, :]
+    new = np.empty_like(d)
+    term = np.empty((3, _STRIP, d.shape[2]), dtype=d.dtype)
+    weights = (own, right, left, down, up)
+    for _ in range(sweeps):
+        for top in range(0, d.shape[1], _STRIP):
+            _sweep_strip(new, d, data, weights, term, top, min(top + _STRIP, d.shape[1]))
+        d, new = new, d
+    return d
+
+
+def _sweep_strip(
+    new: np.ndarray,
+    d: np.ndarray,
+    data: np.ndarray,
+    weights: tuple[np.ndarray, ...],
+    term: np.ndarray,
+    top: int,
+    bottom: int,
+) -> None:
+    """One Jacobi update of rows ``top:bottom``: new = own d + data + Σ weight · neighbour."""
+    own, right, left, down, up = weights
+    last = d.shape[1] - 1
+    out = new[:, top:bottom]
+    np.multiply(d[:, top:bottom], own[top:bottom], out=out)
+    out += data[:, top:bottom]
+    rows = bottom - top
+    t = term[:, :rows, :-1]
+    np.multiply(d[:, top:bottom, 1:], right[top:bottom, :-1], out=t)
+    out[:, :, :-1] += t
+    np.multiply(d[:, top:bottom, :-1], left[top:bottom, 1:], out=t)
+    out[:, :, 1:] += t
+    end = min(bottom, last)
+    t = term[:, : end - top]
+    np.multiply(d[:, top + 1 : end + 1], down[top:end], out=t)
+    out[:, : end - top] += t
+    start = max(top, 1)
+    t = term[:, : bottom - start]
+    np.multiply(d[:, start - 1 : bottom - 1], up[start:bottom], out=t)
+    out[:, start - top :] += t
+
+
+def _gradient_norm(image: np.ndarray) -> np.ndarray:
+    """``sqrt(Σ_c (∂x I_c)² + (∂y I_c)²)``, central differences over two pixels with the
+    edge replicated (as ``regrain.m``), accumulated one plane at a time."""
+    total = np.zeros(image.shape[1:], dtype=np.float32)
+    for plane in image:
+        for axis in (0, 1):
+            diff = _neighbour(plane, axis, 1) - _neighbour(plane, axis, -1)
+            diff *= diff
+            total += diff
+    return np.sqrt(total, out=total)
+
+
+def _edge_average(phi: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights towards the next and the previous pixel along ``axis``: the mean of the two
+    pixels' ``phi`` (the pixel's own ``phi`` where the neighbour would be outside)."""
+    n = phi.shape[axis]
+    pair = (np.take(phi, range(n - 1), axis) + np.take(phi, range(1, n), axis)) / 2
+    ahead = np.concatenate([pair, np.take(phi, [n - 1], axis)], axis=axis)
+    behind = np.concatenate([np.take(phi, [0], axis), pair], axis=axis)
+    return ahead, behind
+
+
+def _neighbour(a: np.ndarray, axis: int, step: int) -> np.ndarray:
+    """``a`` shifted so each pixel sees its neighbour ``step`` along ``axis`` (edge replicated)."""
+    n = a.shape[axis]
+    index = np.clip(np.arange(n) + step, 0, n - 1)
+    return np.take(a, index, axis=axis)
+
+
+def _halve(a: np.ndarray) -> np.ndarray:
+    """2x2 box average with the last row/column replicated on odd sides: the anti-aliased
+    bilinear halving of ``imresize`` up to the kernel's shape."""
+    if a.shape[1] % 2:
+        a = np.concatenate([a, a[:, -1:]], axis=1)
+    if a.shape[2] % 2:
+        a = np.concatenate([a, a[:, :, -1:]], axis=2)
+    out = a[:, 0::2, 0::2] + a[:, 1::2, 0::2]
+    out += a[:, 0::2, 1::2]
+    out += a[:, 1::2, 1::2]
+    out *= np.float32(0.25)
+    return out
+
+
+def _double(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear doubling (pixel centres aligned, edges replicated), cropped to ``shape``."""
+    for axis in (1, 2):
+        before = _neighbour(a, axis, -1)
+        after = _neighbour(a, axis, 1)
+        wide = list(a.shape)
+        wide[axis] *= 2
+        out = np.empty(wide, dtype=a.dtype)
+        even = [slice(None)] * 3
+        odd = [slice(None)] * 3
+        even[axis] = slice(0, None, 2)
+        odd[axis] = slice(1, None, 2)
+        np.multiply(a, np.float32(0.75), out=out[tuple(even)])
+        out[tuple(even)] += np.float32(0.25) * before
+        np.multiply(a, np.float32(0.75), out=out[tuple(odd)])
+        out[tuple(odd)] += np.float32(0.25) * after
+        a = out
+    return np.ascontiguousarray(a[:, : shape[0], : shape[1]])

@@ -1,0 +1,9 @@
+from nst_engine.backbones import random_multiscale, vgg16, vgg19
+from nst_engine.hookspecs import hookimpl
+
+
+@hookimpl
+def register_backbones(register):
+    register("vgg19", vgg19)
+    register("vgg16", vgg16)
+    register("random-multiscale", random_multiscale)

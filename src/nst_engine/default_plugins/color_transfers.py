@@ -1,0 +1,24 @@
+"""Built-in color transfers, registered through the same hook a third party uses."""
+
+from nst_engine.color import cholesky, histogram, idt, luminance, mean_std, mkl, pca, reinhard
+from nst_engine.hookspecs import hookimpl
+
+
+@hookimpl
+def register_color_transfers(register):
+    register("reinhard", reinhard, description="Mean and std in lαβ (Reinhard et al. 2001)")
+    register(
+        "idt",
+        idt,
+        description="Iterative distribution transfer, optional regrain (Pitié et al. 2005/2007)",
+    )
+    register("mkl", mkl, description="Monge-Kantorovich linear mapping (Pitié & Kokaram 2007)")
+    register(
+        "luminance",
+        luminance,
+        description="Luminance statistics of the reference, chroma of the source (Gatys et al. 2016)",
+    )
+    register("histogram", histogram, description="Per-channel exact CDF matching")
+    register("cholesky", cholesky, description="Covariance match by Cholesky factors (Gatys et al. 2016)")
+    register("pca", pca, description="Covariance match by symmetric square roots (Gatys et al. 2016)")
+    register("mean-std", mean_std, description="Per-channel mean and std in RGB")

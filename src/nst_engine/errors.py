@@ -1,0 +1,39 @@
+"""Exceptions the engine raises on purpose: each message names the problem and the fix."""
+
+from __future__ import annotations
+
+__all__ = [
+    "NstError",
+    "ImageError",
+    "OptionError",
+    "PluginError",
+    "UnknownEntryError",
+    "WeightsUnavailableError",
+]
+
+
+class NstError(Exception):
+    """Base class: the CLI prints these as one line, without a traceback."""
+
+
+class ImageError(NstError, ValueError):
+    """An input image cannot be used as given."""
+
+
+class OptionError(NstError, ValueError):
+    """An option has an unknown name, a wrong type or an out-of-range value."""
+
+
+class UnknownEntryError(OptionError, KeyError):
+    """No backbone, loss, optimizer or color transfer of that name is registered."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class PluginError(NstError):
+    """A plugin failed to load, register, or behave at call time."""
+
+
+class WeightsUnavailableError(NstError):
+    """Pretrained weights are neither cached nor downloadable."""

@@ -1,0 +1,98 @@
+"""Array conventions at the engine boundary: float32 ``H×W×3`` in [0, 1], alpha kept aside.
+
+Every function here returns new arrays; the caller's image is never modified.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.transform import resize
+
+from .errors import ImageError
+
+__all__ = ["split_image", "merge_alpha", "is_image", "resize_max_side", "resize_to", "to_uint"]
+
+
+def is_image(array: object) -> bool:
+    """Whether ``array`` is a single 2-D gray, gray+alpha, RGB or RGBA image."""
+    return isinstance(array, np.ndarray) and (
+        array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (1, 2, 3, 4))
+    )
+
+
+def _to_unit_float(image: np.ndarray, what: str) -> np.ndarray:
+    if image.dtype == bool:
+        return image.astype(np.float32)
+    if np.issubdtype(image.dtype, np.unsignedinteger):
+        return image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
+    if np.issubdtype(image.dtype, np.signedinteger):
+        if image.size and image.min() < 0:
+            raise ImageError(
+                f"{what} has negative integer values; pass an unsigned or float image in [0, 1]"
+            )
+        return image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
+    if np.issubdtype(image.dtype, np.floating):
+        out = image.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise ImageError(f"{what} contains NaN or Inf; replace them (np.nan_to_num) first")
+        lo, hi = (float(out.min()), float(out.max())) if out.size else (0.0, 0.0)
+        if lo < -1e-6 or hi > 1 + 1e-6:
+            raise ImageError(
+                f"{what} is float with values in [{lo:g}, {hi:g}]; expected [0, 1]. Rescale it "
+                "first, e.g. skimage.exposure.rescale_intensity(image, out_range=(0.0, 1.0))"
+            )
+        return np.clip(out, 0.0, 1.0)
+    raise ImageError(f"{what} has dtype {image.dtype}; pass an integer or float image")
+
+
+def split_image(image: np.ndarray, *, what: str = "image") -> tuple[np.ndarray, np.ndarray | None]:
+    """Any dtype, gray / gray+alpha / RGB / RGBA -> (float32 ``H×W×3`` in [0, 1], alpha or None)."""
+    image = np.asarray(image)
+    if not is_image(image):
+        raise ImageError(
+            f"{what} has shape {image.shape}; expected H×W (gray), H×W×3 (RGB) or H×W×4 (RGBA). "
+            "For a stack, pass one plane at a time"
+        )
+    if min(image.shape[:2]) < 1:
+        raise ImageError(f"{what} is empty (shape {image.shape})")
+    unit = _to_unit_float(image, what)
+    if unit.ndim == 2:
+        unit = unit[..., None]
+    channels = unit.shape[-1]
+    alpha = unit[..., -1].copy() if channels in (2, 4) else None
+    color = unit[..., :3] if channels >= 3 else np.repeat(unit[..., :1], 3, axis=-1)
+    return np.ascontiguousarray(color, dtype=np.float32), alpha
+
+
+def merge_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """Re-attach ``alpha`` (resized to ``rgb`` if needed); ``rgb`` alone when there is none."""
+    if alpha is None:
+        return rgb
+    if alpha.shape != rgb.shape[:2]:
+        alpha = resize_to(alpha, rgb.shape[:2])
+    return np.concatenate([rgb, alpha[..., None].astype(rgb.dtype)], axis=-1)
+
+
+def resize_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Anti-aliased resize of a float image to ``shape`` (rows, columns), float32 out."""
+    if tuple(image.shape[:2]) == tuple(shape):
+        return image.astype(np.float32, copy=True)
+    out = resize(image, tuple(shape) + image.shape[2:], order=1, anti_aliasing=True, preserve_range=True)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def resize_max_side(image: np.ndarray, size: int | None) -> np.ndarray:
+    """Scale so the longer side is ``size`` pixels (aspect kept); ``None`` keeps the size."""
+    if size is None:
+        return image.astype(np.float32, copy=True)
+    if size < 1:
+        raise ImageError(f"size must be a positive number of pixels; got {size}")
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    return resize_to(image, (max(1, round(h * scale)), max(1, round(w * scale))))
+
+
+def to_uint(image: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
+    """Float [0, 1] -> unsigned integers, rounded (not truncated) and clipped."""
+    top = np.iinfo(dtype).max
+    return np.clip(np.rint(np.asarray(image, dtype=np.float64) * top), 0, top).astype(dtype)

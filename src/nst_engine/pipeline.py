@@ -1,0 +1,297 @@
+"""Optimisation-based style transfer (Gatys, Ecker & Bethge 2016) as a generator of steps.
+
+``iter_stylize`` yields a :class:`StepEvent` after every optimizer iteration and returns a
+:class:`StyleResult`; ``stylize`` drains it. Closing the generator cancels within one step;
+sending ``"stop"`` ends early and still returns the result, marked as cancelled.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generator, Iterator, Literal, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .catalog import get_entry
+from .devices import resolve_device
+from .errors import OptionError
+from .images import merge_alpha, resize_max_side, split_image
+from .objective import Objective, build_terms
+from .preservation import ColorPreservation
+from .schedule import scale_shapes, split_steps
+
+__all__ = ["StepEvent", "StyleResult", "iter_stylize", "stylize", "DEFAULT_LOSSES"]
+
+#: Content and style balanced for the default layers (equal layer weights), plus a little TV.
+DEFAULT_LOSSES: dict[str, float] = {"content": 1.0, "gram": 1e4, "tv": 1.0}
+
+Init = Literal["content", "noise", "style"]
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """Progress after one optimizer iteration."""
+
+    step: int
+    total: int
+    scale: int
+    scales: int
+    shape: tuple[int, int]
+    losses: dict[str, float]
+    preview: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class StyleResult:
+    """The stylised image (``H×W×3``, or ``×4`` with the content's alpha) and its provenance."""
+
+    image: np.ndarray = field(repr=False)
+    provenance: dict
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self.provenance.get("cancelled"))
+
+
+def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+
+
+def _numpy(image: torch.Tensor) -> np.ndarray:
+    return image.detach()[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
+
+
+def _resized(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    if tuple(image.shape[-2:]) == tuple(shape):
+        return image
+    return F.interpolate(image, size=shape, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+
+
+def _style_shape(style: torch.Tensor, content_shape: tuple[int, int], style_scale: float) -> tuple[int, int]:
+    """Scale the style so its longer side matches the content's times ``style_scale``."""
+    h, w = style.shape[-2:]
+    factor = max(content_shape) * style_scale / max(h, w)
+    return max(1, round(h * factor)), max(1, round(w * factor))
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _initial(init: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
+    if init == "content":
+        return content.clone()
+    if init == "style":
+        return _resized(style, tuple(content.shape[-2:])).clone()
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(content.shape, generator=generator).to(content.device)
+
+
+def _check_options(steps: int, scales: int, init: str, style_scale: float, preview_every: int) -> None:
+    if steps < 0:
+        raise OptionError(f"steps must be >= 0; got {steps}")
+    if scales < 1:
+        raise OptionError(f"scales must be >= 1; got {scales}")
+    if init not in ("content", "noise", "style"):
+        raise OptionError(f"init must be content, noise or style; got {init!r}")
+    if not style_scale > 0:
+        raise OptionError(f"style_scale must be > 0; got {style_scale}")
+    if preview_every < 0:
+        raise OptionError(f"preview_every must be >= 0; got {preview_every}")
+
+
+def iter_stylize(
+    content: np.ndarray,
+    style: np.ndarray,
+    *,
+    backbone: str = "vgg19",
+    backbone_options: Mapping[str, Any] | None = None,
+    losses: Mapping[str, float] | None = None,
+    loss_options: Mapping[str, Mapping[str, Any]] | None = None,
+    optimizer: str = "lbfgs",
+    optimizer_options: Mapping[str, Any] | None = None,
+    steps: int = 300,
+    size: int | None = 512,
+    scales: int = 3,
+    style_scale: float = 1.0,
+    init: Init = "content",
+    init_image: np.ndarray | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    threads: int | None = None,
+    channels_last: bool = True,
+    preview_every: int = 10,
+    color: str = "none",
+    color_options: Mapping[str, Any] | None = None,
+) -> Generator[StepEvent, Any, StyleResult]:
+    """Stylise ``content`` with ``style``, yielding a :class:`StepEvent` per iteration.
+
+    Parameters
+    ----------
+    content, style
+        Images of any dtype: gray, RGB or RGBA (the content's alpha is re-attached).
+    backbone, losses, optimizer
+        Registry names; ``losses`` maps loss names to weights (default :data:`DEFAULT_LOSSES`).
+        ``*_options`` hold each entry's options; ``loss_options`` is keyed by loss name.
+    steps
+        Optimizer iterations in all, spread over the ``scales`` coarse-to-fine scales.
+    size
+        Longer side of the result in pixels (``None``: the content's own size).
+    style_scale
+        The style image's longer side relative to the content's: larger means larger brush strokes.
+    init, init_image
+        Start from the content, noise or the style; ``init_image`` (any size) overrides
+        ``init``: warm-starting from a neighbouring plane's result keeps a stack coherent.
+    seed
+        Seeds the noise init; CPU reruns with equal options are bit-identical.
+    channels_last
+        NHWC layout for the backbone: measured faster on CPU (see docs/performance.md).
+    preview_every
+        Attach a preview image to every n-th event and to each scale's last (0: only those).
+    color, color_options
+        Keep the content's colors: ``"none"``, ``"luminance"``, ``"before:<transfer>"`` or
+        ``"after:<transfer>"`` with any registered color transfer and its options (see
+        :mod:`nst_engine.preservation`).
+
+    Returns
+    -------
+    StyleResult
+        The image and its provenance: options, plugin names and versions, seed, device, steps
+        run, timings.
+    """
+    started = time.perf_counter()
+    _check_options(steps, scales, init, style_scale, preview_every)
+    content_rgb, alpha = split_image(content, what="content image")
+    style_rgb, _ = split_image(style, what="style image")
+    content_rgb = resize_max_side(content_rgb, size)
+    colors = ColorPreservation(color, dict(color_options or {}))
+    content_rgb, style_rgb = colors.prepare(content_rgb, style_rgb)
+    warm = split_image(init_image, what="init image")[0] if init_image is not None else None
+    dev = resolve_device(device)
+    backbone_entry = get_entry("backbones", backbone)
+    backbone_bound = backbone_entry.bind(dict(backbone_options or {}))
+    optimizer_entry = get_entry("optimizers", optimizer)
+    optimizer_bound = optimizer_entry.bind(dict(optimizer_options or {}))
+    terms = build_terms(dict(DEFAULT_LOSSES if losses is None else losses), dict(loss_options or {}))
+
+    with _torch_threads(threads):
+        net = backbone_entry.factory(**backbone_bound)
+        objective = Objective(net, terms)
+        if objective.layers:
+            net.truncate(objective.layers)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        net = net.to(dev, memory_format=memory_format)
+        content_t, style_t = _tensor(content_rgb, dev), _tensor(style_rgb, dev)
+        shapes = scale_shapes(content_rgb.shape[:2], scales)
+        per_scale = split_steps(steps, len(shapes))
+        setup_s = time.perf_counter() - started
+        step, image, cancelled, loop_started = 0, None, False, time.perf_counter()
+        for index, (shape, scale_steps) in enumerate(zip(shapes, per_scale)):
+            content_s = _resized(content_t, shape)
+            style_s = _resized(style_t, _style_shape(style_t, shape, style_scale))
+            objective.set_targets(
+                {
+                    "content": content_s.contiguous(memory_format=memory_format),
+                    "style": style_s.contiguous(memory_format=memory_format),
+                }
+            )
+            if image is not None:
+                start = _resized(image.detach(), shape)
+            elif warm is not None:
+                start = _resized(_tensor(warm, dev), shape)
+            else:
+                start = _initial(init, content_s, style_s, seed)
+            image = start.contiguous().requires_grad_(True)
+            opt = optimizer_entry.factory([image], **optimizer_bound)
+            last: dict[str, torch.Tensor] = {}
+
+            def closure() -> torch.Tensor:
+                opt.zero_grad()
+                total, values = objective(image.contiguous(memory_format=memory_format))
+                total.backward()
+                # L-BFGS flattens gradients with .view(); channels-last ones are not contiguous.
+                image.grad = image.grad.contiguous()
+                last["values"] = values.detach()
+                return total
+
+            for local in range(scale_steps):
+                opt.step(closure)
+                step += 1
+                values = last["values"].tolist()
+                event_losses = {t.name: v for t, v in zip(terms, values)}
+                event_losses["total"] = float(sum(values))
+                if not np.isfinite(event_losses["total"]):
+                    raise FloatingPointError(
+                        f"the loss became {event_losses['total']} at step {step}: lower the "
+                        "optimizer's lr (-p optimizer.lr=...) or the loss weights"
+                    )
+                wants_preview = local == scale_steps - 1 or (preview_every and step % preview_every == 0)
+                command = yield StepEvent(
+                    step, steps, index, len(shapes), shape, event_losses,
+                    colors.finish(_numpy(image)) if wants_preview else None,
+                )
+                if command == "stop":
+                    cancelled = True
+                    break
+            if cancelled:
+                break
+        result = merge_alpha(colors.finish(_numpy(_resized(image.detach(), shapes[-1]))), alpha)
+        threads_used = torch.get_num_threads()
+    loop_s = time.perf_counter() - loop_started
+    provenance = {
+        "engine": "nst_engine",
+        "version": _version(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "method": "gatys",
+        "backbone": {
+            "name": backbone, "plugin": backbone_entry.plugin, "version": backbone_entry.plugin_version,
+            "options": backbone_bound, "info": getattr(net, "info", {}),
+        },
+        "losses": [t.describe() for t in terms],
+        "optimizer": {
+            "name": optimizer, "plugin": optimizer_entry.plugin, "version": optimizer_entry.plugin_version,
+            "options": optimizer_bound,
+        },
+        "color": colors.describe(),
+        "steps": steps, "steps_run": step, "cancelled": cancelled,
+        "size": size, "scales": [list(s) for s in shapes], "style_scale": style_scale,
+        "init": "image" if warm is not None else init, "seed": seed, "device": str(dev), "threads": threads_used,
+        "channels_last": channels_last,
+        "content_shape": list(np.shape(content)), "style_shape": list(np.shape(style)),
+        "output_shape": list(result.shape),
+        "timings": {
+            "setup_s": round(setup_s, 4), "loop_s": round(loop_s, 4),
+            "per_step_s": round(loop_s / step, 5) if step else None,
+            "total_s": round(time.perf_counter() - started, 4),
+        },
+    }
+    return StyleResult(result, provenance)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def stylize(content: np.ndarray, style: np.ndarray, **options: Any) -> StyleResult:
+    """Run :func:`iter_stylize` to the end and return its :class:`StyleResult`."""
+    events = iter_stylize(content, style, **options)
+    while True:
+        try:
+            next(events)
+        except StopIteration as done:
+            return done.value

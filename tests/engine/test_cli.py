@@ -1,0 +1,172 @@
+"""The ``nst`` command end to end: outputs, provenance, exit codes, messages."""
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import torch
+
+from nst_engine.cli import main
+from nst_engine.files import read_image, read_provenance, write_image
+
+FAST_ARGS = ["--backbone", "random-multiscale", "-p", "backbone.channels=16", "--steps", "3",
+             "--size", "48", "--scales", "1", "-q"]
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    out, err = capsys.readouterr()
+    return exit_.value.code, out, err
+
+
+@pytest.fixture
+def image_files(tmp_path, content_image, style_image):
+    content, style = tmp_path / "content.png", tmp_path / "style.jpg"
+    write_image(content, content_image / 255)
+    write_image(style, style_image / 255)
+    return content, style
+
+
+def test_stylize_files_writes_the_image_and_its_provenance(image_files, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    code, _, err = run(["stylize", *map(str, image_files), "-o", str(out), *FAST_ARGS, "--seed", "5",
+                        "--loss", "tv=0", "-p", "gram.layers=scale1,scale2"], capsys)
+    assert code == 0, err
+    assert read_image(out).shape == (36, 48, 3)
+    provenance = read_provenance(out)
+    assert provenance["seed"] == 5 and provenance["content"] == str(image_files[0])
+    assert [t["name"] for t in provenance["losses"]] == ["content", "gram"]
+    assert provenance["losses"][1]["layers"] == ["scale1", "scale2"]
+    assert provenance["backbone"]["options"] == {"channels": 16}
+
+
+def test_stylize_sample(tmp_path, capsys):
+    out = tmp_path / "sample.tif"
+    code, _, err = run(["stylize", "--sample", "-o", str(out), *FAST_ARGS], capsys)
+    assert code == 0, err
+    assert read_provenance(out)["style"] == "sample:immunohistochemistry"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["stylize", "--sample"], "Missing option '-o'"),
+        (["stylize", "a.png", "-o", "x.png"], "give both CONTENT and STYLE"),
+        (["stylize", "--sample", "-o", "x.png", "-p", "pooling=avg"], "GROUP.OPTION"),
+        (["stylize", "--sample", "-o", "x.png", "--loss", "gram"], "NAME=WEIGHT"),
+        (["stylize", "--sample", "-o", "x.png", "--steps", "-3"], "--steps"),
+        (["colorize"], "No such command"),
+    ],
+)
+def test_usage_errors_exit_2(args, message, capsys):
+    code, _, err = run(args, capsys)
+    assert code == 2 and message in err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--backbone", "vgg91"], "error: no backbone named 'vgg91'"),
+        (["-p", "backbone.channels=many"], "error: option 'channels' takes a int"),
+        (["-p", "gram.layers=relu4_1"], "error: RandomMultiscale has no layer 'relu4_1'"),
+    ],
+)
+def test_errors_exit_1_with_one_line(tmp_path, capsys, extra, message):
+    out = tmp_path / "out.png"
+    code, _, err = run(["stylize", "--sample", "-o", str(out), *FAST_ARGS, *extra], capsys)
+    assert code == 1 and err.strip().startswith(message) and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_missing_vgg_weights_explain_the_fix(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    args = ["stylize", "--sample", "-o", str(tmp_path / "o.png"), "-q", "-p", "backbone.download=false"]
+    code, _, err = run(args, capsys)
+    assert code == 1 and "Traceback" not in err
+    assert "vgg19-dcbb9e9d.pth" in err and "random-multiscale" in err
+    code, _, err = run(["--debug", *args], capsys)
+    assert code == 1 and "Traceback" in err
+
+
+def test_an_unwritable_output_fails_and_leaves_nothing(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run(["stylize", "--sample", "-o", str(blocker / "out.png"), *FAST_ARGS], capsys)
+    assert code == 1 and "cannot write" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_interrupt_exits_130_and_leaves_no_output(tmp_path):
+    out = tmp_path / "out.png"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nst_engine.cli", "stylize", "--sample", "-o", str(out),
+         "--backbone", "random-multiscale", "--steps", "100000", "--size", "64", "--scales", "1"],
+        stderr=subprocess.PIPE, text=True)
+    progress = threading.Event()
+
+    def watch():
+        while (char := process.stderr.read(1)):
+            if char == "/":  # tqdm's "N/100000" appears once steps run
+                progress.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert progress.wait(timeout=120)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plugins_prints_json(capsys):
+    code, out, _ = run(["plugins", "--options"], capsys)
+    listing = json.loads(out)
+    assert code == 0
+    backbones = next(p for p in listing if p["name"] == "nst_engine.default_plugins.backbones")
+    assert set(backbones) >= {"name", "version", "hooks", "provides", "errors", "options"}
+    assert "vgg19" in backbones["provides"]["backbones"]
+    assert {"name": "pooling", "type": "str", "default": "max", "choices": ["max", "avg"]} in backbones["options"]["backbones"]["vgg19"]
+
+
+@pytest.mark.parametrize("command", [[], ["stylize"], ["plugins"]])
+def test_every_command_has_help(command, capsys):
+    code, out, _ = run([*command, "--help"], capsys)
+    assert code == 0 and "Usage: nst" in out
+
+
+COMMAND_PLUGIN = """
+import click
+from nst_engine import hookimpl
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    @click.argument("name")
+    def hello(name):
+        '''Say hello.'''
+        click.echo(f"hello {name}")
+"""
+
+
+def test_a_plugin_adds_a_subcommand(install_plugin, capsys):
+    from nst_engine.catalog import set_host
+
+    install_plugin("nst-hello", COMMAND_PLUGIN)
+    set_host(None)
+    code, out, _ = run(["hello", "world"], capsys)
+    assert code == 0 and out == "hello world\n"
+
+
+def test_a_plugin_whose_command_hook_raises_is_reported(install_plugin, capsys):
+    from nst_engine.catalog import set_host
+
+    install_plugin("nst-hello", "from nst_engine import hookimpl\n@hookimpl\ndef register_commands(cli):\n    raise ValueError('no')\n")
+    set_host(None)
+    code, out, _ = run(["plugins"], capsys)
+    assert code == 0
+    record = next(p for p in json.loads(out) if p["name"] == "nst-hello")
+    assert record["errors"] == ["register_commands raised ValueError('no')"]
