@@ -10,7 +10,7 @@ from skimage.transform import resize
 
 from .errors import ImageError
 
-__all__ = ["split_image", "merge_alpha", "is_image", "resize_max_side", "resize_to", "to_uint"]
+__all__ = ["split_image", "merge_alpha", "is_image", "resize_max_side", "resize_to", "to_uint", "to_unit_float"]
 
 
 def is_image(array: object) -> bool:
@@ -20,7 +20,8 @@ def is_image(array: object) -> bool:
     )
 
 
-def _to_unit_float(image: np.ndarray, what: str) -> np.ndarray:
+def to_unit_float(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """Any integer or float image -> float32 in [0, 1], channels kept; errors say the fix."""
     if image.dtype == bool:
         return image.astype(np.float32)
     if np.issubdtype(image.dtype, np.unsignedinteger):
@@ -55,7 +56,7 @@ def split_image(image: np.ndarray, *, what: str = "image") -> tuple[np.ndarray, 
         )
     if min(image.shape[:2]) < 1:
         raise ImageError(f"{what} is empty (shape {image.shape})")
-    unit = _to_unit_float(image, what)
+    unit = to_unit_float(image, what)
     if unit.ndim == 2:
         unit = unit[..., None]
     channels = unit.shape[-1]

@@ -170,3 +170,27 @@ def test_a_plugin_whose_command_hook_raises_is_reported(install_plugin, capsys):
     assert code == 0
     record = next(p for p in json.loads(out) if p["name"] == "nst-hello")
     assert record["errors"] == ["register_commands raised ValueError('no')"]
+
+
+def test_color_and_evaluate_commands(image_files, tmp_path, capsys):
+    content, style = image_files
+    mask = tmp_path / "mask.png"
+    import numpy as np
+
+    half = np.zeros((48, 64), np.float32)
+    half[:, :32] = 1
+    write_image(mask, half)
+    out = tmp_path / "recoloured.png"
+    code, _, err = run(["color", str(content), str(style), "-o", str(out), "-m", "idt", "-p", "iterations=3",
+                        "--source-mask", str(mask)], capsys)
+    assert code == 0, err
+    provenance = read_provenance(out)
+    assert provenance["method"] == "idt" and provenance["options"]["iterations"] == 3
+    code, out_text, _ = run(["evaluate", str(content), str(out), "--json"], capsys)
+    figures = json.loads(out_text)
+    assert code == 0 and set(figures["kl"]) == {"R", "G", "B"} and 0 < figures["ssim"] < 1
+    code, out_text, _ = run(["evaluate", str(content), str(out), "--style", str(style),
+                             "--backbone", "random-multiscale", "-p", "backbone.channels=8"], capsys)
+    assert code == 0 and "KL(original||processed)" in out_text and "Gram distance" in out_text
+    code, _, err = run(["color", str(content), str(style), "-o", str(out), "-m", "nope"], capsys)
+    assert code == 1 and "no color transfer named 'nope'" in err

@@ -14,7 +14,10 @@ import click
 
 from ..catalog import get_host
 from ..errors import NstError
+from .color import color_command
+from .evaluate import evaluate_command
 from .plugins import plugins_command
+from .report import report_command
 from .stylize import stylize_command
 
 __all__ = ["build_cli", "main"]
@@ -30,7 +33,7 @@ def build_cli() -> click.Group:
         """Neural style transfer and color transfer from the command line."""
         logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
 
-    for command in (stylize_command, plugins_command):
+    for command in (stylize_command, color_command, evaluate_command, report_command, plugins_command):
         cli.add_command(command)
     get_host().add_commands(cli)
     return cli

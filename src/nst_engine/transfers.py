@@ -1,0 +1,85 @@
+"""Calling a registered color transfer safely: inputs protected, outputs checked.
+
+A plugin's transfer gets read-only views of the caller's arrays (so it cannot modify them)
+and its result is checked for shape, dtype and finiteness; a failure names the plugin.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+
+from .catalog import get_entry
+from .errors import NstError, PluginError
+from .registry import Entry
+
+__all__ = ["color_transfer", "call_color_transfer"]
+
+
+def _read_only(array: np.ndarray | None) -> np.ndarray | None:
+    if array is None:
+        return None
+    view = np.asarray(array).view()
+    view.flags.writeable = False
+    return view
+
+
+def _origin(entry: Entry) -> str:
+    return f"color transfer {entry.name!r} (plugin {entry.plugin} {entry.plugin_version or ''})".replace(" )", ")")
+
+
+def call_color_transfer(
+    entry: Entry,
+    source: np.ndarray,
+    reference: np.ndarray,
+    options: dict[str, Any],
+    *,
+    source_mask: np.ndarray | None = None,
+    reference_mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """Run ``entry`` with already-bound ``options``; raise :class:`PluginError` if it misbehaves."""
+    source, reference = np.asarray(source), np.asarray(reference)
+    masks = {"source_mask": source_mask, "reference_mask": reference_mask}
+    accepted = inspect.signature(entry.factory).parameters
+    for name, mask in masks.items():
+        if mask is not None and name not in accepted:
+            raise NstError(f"{_origin(entry)} does not take {name}; use a transfer that supports masks")
+    kwargs = {name: _read_only(mask) for name, mask in masks.items() if name in accepted}
+    try:
+        result = entry.factory(_read_only(source), _read_only(reference), **kwargs, **options)
+    except Exception as exc:
+        if isinstance(exc, NstError) or entry.plugin.startswith("nst_engine."):
+            raise  # the engine's own verdict on the input: the message already names the fix
+        raise PluginError(f"{_origin(entry)} failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(result, np.ndarray):
+        raise PluginError(f"{_origin(entry)} returned {type(result).__name__}, not a numpy array")
+    if result.shape != source.shape or result.dtype != source.dtype:
+        raise PluginError(
+            f"{_origin(entry)} returned {result.dtype} {result.shape} for a {source.dtype} "
+            f"{source.shape} source; a transfer must keep the source's shape and dtype"
+        )
+    if np.issubdtype(result.dtype, np.floating) and not np.isfinite(result).all():
+        raise PluginError(f"{_origin(entry)} returned NaN or Inf values")
+    return result
+
+
+def color_transfer(
+    source: np.ndarray,
+    reference: np.ndarray,
+    *,
+    method: str = "histogram",
+    source_mask: np.ndarray | None = None,
+    reference_mask: np.ndarray | None = None,
+    **options: Any,
+) -> np.ndarray:
+    """Recolour ``source`` with ``reference``'s colors by the registered transfer ``method``.
+
+    ``options`` are the transfer's own (strings are parsed, values checked against its
+    signature); masks limit which pixels the statistics come from. The result has the
+    source's shape and dtype; the inputs are never modified.
+    """
+    entry = get_entry("color_transfers", method)
+    return call_color_transfer(entry, source, reference, entry.bind(options),
+                               source_mask=source_mask, reference_mask=reference_mask)

@@ -1,0 +1,71 @@
+"""Calling color transfers through the host: inputs protected, misbehaving plugins named."""
+
+import numpy as np
+import pytest
+
+from nst_engine.errors import NstError, PluginError
+from nst_engine.transfers import color_transfer
+
+BAD_TRANSFERS = '''
+import numpy as np
+from nst_engine import hookimpl
+
+def wrong_shape(source, reference):
+    return source[:-1]
+
+def nan(source, reference):
+    return np.full(source.shape, np.nan, source.dtype)
+
+def in_place(source, reference):
+    source[...] = 0
+    return source
+
+def crash(source, reference):
+    raise ZeroDivisionError("oops")
+
+@hookimpl
+def register_color_transfers(register):
+    for fn in (wrong_shape, nan, in_place, crash):
+        register(fn.__name__.replace("_", "-"), fn)
+'''
+
+
+@pytest.fixture
+def bad_plugin(fresh_host):
+    import types
+
+    module = types.ModuleType("nst_bad")
+    exec(BAD_TRANSFERS, module.__dict__)
+    fresh_host.add_plugin(module, name="nst-bad", version="0.3")
+    return fresh_host
+
+
+@pytest.mark.parametrize(
+    "method, message",
+    [
+        ("wrong-shape", r"color transfer 'wrong-shape' \(plugin nst-bad 0.3\) returned float32 \(3, 4, 3\) for a float32 \(4, 4, 3\)"),
+        ("nan", "'nan' .*returned NaN or Inf"),
+        ("in-place", "'in-place' .*failed: ValueError: assignment destination is read-only"),
+        ("crash", "'crash' .*failed: ZeroDivisionError: oops"),
+    ],
+)
+def test_a_misbehaving_transfer_is_reported_with_its_plugin(bad_plugin, method, message):
+    source = np.random.default_rng(0).random((4, 4, 3)).astype(np.float32)
+    before = source.copy()
+    with pytest.raises(PluginError, match=message):
+        color_transfer(source, source, method=method)
+    assert np.array_equal(source, before)
+
+
+def test_masks_are_refused_by_transfers_that_do_not_take_them(bad_plugin):
+    with pytest.raises(NstError, match="does not take source_mask"):
+        color_transfer(np.zeros((4, 4, 3)), np.zeros((4, 4, 3)), method="nan", source_mask=np.ones((4, 4), bool))
+
+
+def test_builtin_transfer_through_the_host_keeps_dtype_and_validates_options(fresh_host):
+    source = np.random.default_rng(0).integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    reference = np.random.default_rng(1).random((6, 5, 3)).astype(np.float32)
+    out = color_transfer(source, reference, method="idt", iterations="3", seed=1)
+    assert out.dtype == np.uint8 and out.shape == source.shape
+    with pytest.raises(NstError, match="no option 'iters'"):
+        color_transfer(source, reference, method="idt", iters=3)
