@@ -11,7 +11,7 @@ import platform
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generator, Iterator, Literal, Mapping
+from typing import Any, Generator, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -21,7 +21,8 @@ from .catalog import get_entry
 from .devices import resolve_device
 from .errors import OptionError
 from .images import merge_alpha, resize_max_side, split_image
-from .objective import Objective, build_terms
+from .masks import style_masks
+from .objective import Objective, build_terms, expand_styles
 from .preservation import ColorPreservation
 from .schedule import scale_shapes, split_steps
 
@@ -99,6 +100,15 @@ def _initial(init: str, content: torch.Tensor, style: torch.Tensor, seed: int) -
     return torch.rand(content.shape, generator=generator).to(content.device)
 
 
+def _style_shares(weights: Sequence[float] | None, styles: int) -> list[float]:
+    if weights is None:
+        return [1.0 / styles] * styles
+    weights = [float(w) for w in weights]
+    if len(weights) != styles or any(w < 0 for w in weights) or not sum(weights) > 0:
+        raise OptionError(f"style_weights needs {styles} non-negative weight(s), not all zero; got {weights}")
+    return [w / sum(weights) for w in weights]
+
+
 def _check_options(steps: int, scales: int, init: str, style_scale: float, preview_every: int) -> None:
     if steps < 0:
         raise OptionError(f"steps must be >= 0; got {steps}")
@@ -114,8 +124,11 @@ def _check_options(steps: int, scales: int, init: str, style_scale: float, previ
 
 def iter_stylize(
     content: np.ndarray,
-    style: np.ndarray,
+    style: np.ndarray | Sequence[np.ndarray],
     *,
+    style_weights: Sequence[float] | None = None,
+    mask: np.ndarray | Sequence[np.ndarray] | None = None,
+    dynamic_weights: bool = False,
     backbone: str = "vgg19",
     backbone_options: Mapping[str, Any] | None = None,
     losses: Mapping[str, float] | None = None,
@@ -141,7 +154,17 @@ def iter_stylize(
     Parameters
     ----------
     content, style
-        Images of any dtype: gray, RGB or RGBA (the content's alpha is re-attached).
+        Images of any dtype: gray, RGB or RGBA (the content's alpha is re-attached). ``style``
+        may be a list of images: blended by ``style_weights`` (default equal), or each in its
+        own region with ``mask``.
+    style_weights
+        Relative weight of each style image (normalised to sum 1).
+    mask
+        Where style applies, in content coordinates: one mask (nonzero or a [0, 1] weight), an
+        integer label image (label i = style i, 0 = content only), or one mask per style.
+    dynamic_weights
+        Divide each loss term by its reference magnitude (see :mod:`nst_engine.objective`), so
+        that the weights are the balance actually optimised, whatever the style image.
     backbone, losses, optimizer
         Registry names; ``losses`` maps loss names to weights (default :data:`DEFAULT_LOSSES`).
         ``*_options`` hold each entry's options; ``loss_options`` is keyed by loss name.
@@ -174,10 +197,13 @@ def iter_stylize(
     started = time.perf_counter()
     _check_options(steps, scales, init, style_scale, preview_every)
     content_rgb, alpha = split_image(content, what="content image")
-    style_rgb, _ = split_image(style, what="style image")
+    style_list = list(style) if isinstance(style, (list, tuple)) else [style]
+    styles_rgb = [split_image(s, what=f"style image {i}")[0] for i, s in enumerate(style_list)]
+    shares = _style_shares(style_weights, len(styles_rgb))
     content_rgb = resize_max_side(content_rgb, size)
+    masks = style_masks(mask, len(styles_rgb), content_rgb.shape[:2])
     colors = ColorPreservation(color, dict(color_options or {}))
-    content_rgb, style_rgb = colors.prepare(content_rgb, style_rgb)
+    content_rgb, styles_rgb = colors.prepare(content_rgb, styles_rgb)
     warm = split_image(init_image, what="init image")[0] if init_image is not None else None
     dev = resolve_device(device)
     backbone_entry = get_entry("backbones", backbone)
@@ -185,34 +211,40 @@ def iter_stylize(
     optimizer_entry = get_entry("optimizers", optimizer)
     optimizer_bound = optimizer_entry.bind(dict(optimizer_options or {}))
     terms = build_terms(dict(DEFAULT_LOSSES if losses is None else losses), dict(loss_options or {}))
+    terms = expand_styles(terms, shares)
 
     with _torch_threads(threads):
         net = backbone_entry.factory(**backbone_bound)
-        objective = Objective(net, terms)
+        objective = Objective(net, terms, dynamic=dynamic_weights)
         if objective.layers:
             net.truncate(objective.layers)
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         net = net.to(dev, memory_format=memory_format)
-        content_t, style_t = _tensor(content_rgb, dev), _tensor(style_rgb, dev)
+        content_t = _tensor(content_rgb, dev)
+        styles_t = [_tensor(s, dev) for s in styles_rgb]
+        masks_t = [_tensor(m[..., None], dev) for m in masks] if masks else []
         shapes = scale_shapes(content_rgb.shape[:2], scales)
         per_scale = split_steps(steps, len(shapes))
         setup_s = time.perf_counter() - started
         step, image, cancelled, loop_started = 0, None, False, time.perf_counter()
+        final_raw = None
         for index, (shape, scale_steps) in enumerate(zip(shapes, per_scale)):
             content_s = _resized(content_t, shape)
-            style_s = _resized(style_t, _style_shape(style_t, shape, style_scale))
+            styles_s = [_resized(s, _style_shape(s, shape, style_scale)) for s in styles_t]
+            references = {"content": content_s, "style@content": _resized(styles_t[0], shape)}
+            if len(styles_s) == 1:
+                references["style"] = styles_s[0]
+            references.update({f"style:{i}": s for i, s in enumerate(styles_s)})
             objective.set_targets(
-                {
-                    "content": content_s.contiguous(memory_format=memory_format),
-                    "style": style_s.contiguous(memory_format=memory_format),
-                }
+                {name: ref.contiguous(memory_format=memory_format) for name, ref in references.items()},
+                [_resized(m, shape) for m in masks_t],
             )
             if image is not None:
                 start = _resized(image.detach(), shape)
             elif warm is not None:
                 start = _resized(_tensor(warm, dev), shape)
             else:
-                start = _initial(init, content_s, style_s, seed)
+                start = _initial(init, content_s, styles_s[0], seed)
             image = start.contiguous().requires_grad_(True)
             opt = optimizer_entry.factory([image], **optimizer_bound)
             last: dict[str, torch.Tensor] = {}
@@ -223,13 +255,14 @@ def iter_stylize(
                 total.backward()
                 # L-BFGS flattens gradients with .view(); channels-last ones are not contiguous.
                 image.grad = image.grad.contiguous()
-                last["values"] = values.detach()
+                last["raw"] = values.detach()
                 return total
 
             for local in range(scale_steps):
                 opt.step(closure)
                 step += 1
-                values = last["values"].tolist()
+                final_raw = last["raw"]
+                values = (final_raw * objective.scales.to(final_raw)).tolist()
                 event_losses = {t.name: v for t, v in zip(terms, values)}
                 event_losses["total"] = float(sum(values))
                 if not np.isfinite(event_losses["total"]):
@@ -266,11 +299,14 @@ def iter_stylize(
             "options": optimizer_bound,
         },
         "color": colors.describe(),
+        "styles": len(styles_t), "style_weights": shares, "mask": masks is not None,
+        "dynamic_weights": dynamic_weights,
+        "balance": _balance(terms, objective, final_raw),
         "steps": steps, "steps_run": step, "cancelled": cancelled,
         "size": size, "scales": [list(s) for s in shapes], "style_scale": style_scale,
         "init": "image" if warm is not None else init, "seed": seed, "device": str(dev), "threads": threads_used,
         "channels_last": channels_last,
-        "content_shape": list(np.shape(content)), "style_shape": list(np.shape(style)),
+        "content_shape": list(np.shape(content)), "style_shapes": [list(np.shape(s)) for s in style_list],
         "output_shape": list(result.shape),
         "timings": {
             "setup_s": round(setup_s, 4), "loop_s": round(loop_s, 4),
@@ -279,6 +315,14 @@ def iter_stylize(
         },
     }
     return StyleResult(result, provenance)
+
+
+def _balance(terms: list, objective: Objective, raw: torch.Tensor | None) -> dict[str, float] | None:
+    """Each term's final value as a fraction of its reference magnitude (0: reached)."""
+    if raw is None:
+        return None
+    fractions = (raw.cpu() / objective.magnitudes).tolist()
+    return {t.name: round(f, 6) for t, f in zip(terms, fractions)}
 
 
 def _version() -> str:

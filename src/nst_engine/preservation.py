@@ -70,18 +70,22 @@ class ColorPreservation:
         else:
             self.plugin = None
 
-    def prepare(self, content: np.ndarray, style: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The images the optimisation sees, from float RGB content and style."""
+    def prepare(self, content: np.ndarray, styles: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The images the optimisation sees, from float RGB content and style images."""
         self._content = content
         if self._when == "luminance":
             yiq = rgb_to_yiq(content)
             self._chroma = yiq[..., 1:]
-            content_y, style_y = yiq[..., 0], _luminance(style)
-            matched = (style_y - style_y.mean()) * (content_y.std() / max(style_y.std(), 1e-6)) + content_y.mean()
-            return _gray3(content_y), _gray3(matched)
+            content_y = yiq[..., 0]
+            return _gray3(content_y), [_gray3(self._match_luminance(_luminance(s), content_y)) for s in styles]
         if self._when == "before":
-            return content, np.clip(self._transfer(style, content), 0.0, 1.0).astype(np.float32)
-        return content, style
+            return content, [np.clip(self._transfer(s, content), 0.0, 1.0).astype(np.float32) for s in styles]
+        return content, styles
+
+    @staticmethod
+    def _match_luminance(style_y: np.ndarray, content_y: np.ndarray) -> np.ndarray:
+        """The style's luminance with the content's mean and std, as Gatys et al. do."""
+        return (style_y - style_y.mean()) * (content_y.std() / max(style_y.std(), 1e-6)) + content_y.mean()
 
     def finish(self, image: np.ndarray) -> np.ndarray:
         """The image a user sees, from the optimised one (any scale of the schedule)."""

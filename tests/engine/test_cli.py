@@ -49,7 +49,7 @@ def test_stylize_sample(tmp_path, capsys):
     out = tmp_path / "sample.tif"
     code, _, err = run(["stylize", "--sample", "-o", str(out), *FAST_ARGS], capsys)
     assert code == 0, err
-    assert read_provenance(out)["style"] == "sample:immunohistochemistry"
+    assert read_provenance(out)["style"] == ["sample:immunohistochemistry"]
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_plugins_prints_json(capsys):
     backbones = next(p for p in listing if p["name"] == "nst_engine.default_plugins.backbones")
     assert set(backbones) >= {"name", "version", "hooks", "provides", "errors", "options"}
     assert "vgg19" in backbones["provides"]["backbones"]
-    assert {"name": "pooling", "type": "str", "default": "max", "choices": ["max", "avg"]} in backbones["options"]["backbones"]["vgg19"]
+    assert {"name": "pooling", "type": "str", "default": "max", "choices": ["max", "avg", "l2"]} in backbones["options"]["backbones"]["vgg19"]
 
 
 @pytest.mark.parametrize("command", [[], ["stylize"], ["plugins"]])
@@ -194,3 +194,24 @@ def test_color_and_evaluate_commands(image_files, tmp_path, capsys):
     assert code == 0 and "KL(original||processed)" in out_text and "Gram distance" in out_text
     code, _, err = run(["color", str(content), str(style), "-o", str(out), "-m", "nope"], capsys)
     assert code == 1 and "no color transfer named 'nope'" in err
+
+
+def test_several_styles_with_a_label_mask_and_dynamic_weights(image_files, tmp_path, capsys):
+    import numpy as np
+
+    content, style = image_files
+    labels = np.ones((48, 64), np.uint8)
+    labels[:, 32:] = 2
+    mask = tmp_path / "labels.png"
+    import imageio.v3 as iio
+
+    iio.imwrite(mask, labels)
+    out = tmp_path / "out.png"
+    code, _, err = run(["stylize", str(content), str(style), str(content), "-o", str(out), *FAST_ARGS,
+                        "--mask", str(mask), "--dynamic-weights", "--loss", "gram=1"], capsys)
+    assert code == 0, err
+    provenance = read_provenance(out)
+    assert provenance["styles"] == 2 and provenance["mask"] and provenance["dynamic_weights"]
+    code, _, err = run(["stylize", str(content), str(style), "-o", str(out), *FAST_ARGS,
+                        "--style-weight", "1", "--style-weight", "2"], capsys)
+    assert code == 1 and "style_weights needs 1" in err

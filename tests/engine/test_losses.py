@@ -5,6 +5,7 @@ import torch
 
 from nst_engine import create_backbone, create_loss
 from nst_engine.losses import functional as LF
+from nst_engine.objective import ReferenceImages
 
 
 def test_gram_loss_equals_gatys_formula():
@@ -26,20 +27,31 @@ def test_mean_std_and_tv():
     assert LF.total_variation(x) > 0
 
 
-@pytest.mark.parametrize("name", ["content", "gram", "mean-std", "tv"])
-def test_each_loss_is_zero_at_its_target_and_has_finite_gradients(name):
+LOSSES = [
+    ("content", {}), ("gram", {}), ("mean-std", {}), ("tv", {}),
+    ("mmd", {"kernel": "linear"}), ("mmd", {"kernel": "polynomial", "offset": 1.0}),
+    ("mmd", {"kernel": "gaussian", "samples": 1024}), ("styled-content", {}),
+    ("combined-image", {"blend": 0.0}), ("multiscale", {"loss": "gram", "factors": (1.0, 0.5)}),
+    ("multiscale", {"loss": "content", "factors": (0.5,)}),
+]
+
+
+@pytest.mark.parametrize("name, options", LOSSES, ids=[f"{n}-{'-'.join(map(str, o.values()))}" for n, o in LOSSES])
+def test_each_loss_is_zero_at_its_target_and_has_finite_gradients(name, options):
     net = create_backbone("random-multiscale", channels=8, scales=3)
-    loss = create_loss(name)
+    loss = create_loss(name, **options)
     layers = loss.resolve_layers(net)
     torch.manual_seed(0)
     reference = torch.rand(1, 3, 24, 24)
-    target = loss.prepare(net(reference, layers)) if layers else None
+    role = loss.role if loss.role != "image" else "content"
+    references = {role: reference, "content": reference, "style@content": torch.rand(1, 3, 24, 24)}
+    target = loss.prepare(ReferenceImages(net, references))
     at_target = loss(reference, net(reference, layers), target)
     other = torch.rand(1, 3, 24, 24, requires_grad=True)
     value = loss(other, net(other, layers), target)
     value.backward()
     if name != "tv":
-        assert at_target.item() == pytest.approx(0.0, abs=1e-7)
+        assert at_target.item() == pytest.approx(0.0, abs=1e-6)
     assert value.item() > 0 and torch.isfinite(other.grad).all() and other.grad.abs().sum() > 0
 
 
@@ -55,3 +67,42 @@ def test_layer_weights_must_match_layers():
 def test_gram_matrix_gradient_is_exact_in_both_layouts(layout):
     x = torch.rand(2, 3, 4, 5, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_(True)
     assert torch.autograd.gradcheck(LF.gram_matrix, (x,))
+
+
+def test_masked_statistics_see_only_the_region():
+    torch.manual_seed(0)
+    features = torch.rand(1, 4, 6, 8)
+    mask = torch.zeros(1, 1, 6, 8)
+    mask[..., :4] = 1
+    region = features[..., :4]
+    assert torch.allclose(LF.gram_matrix(features, mask), LF.gram_matrix(region), atol=1e-6)
+    mean, std = LF.mean_std(features, mask)
+    assert torch.allclose(mean, region.mean(dim=(2, 3))) and torch.allclose(std, region.std(dim=(2, 3), unbiased=False), atol=1e-4)
+
+
+def test_mmd_with_polynomial_kernel_and_no_offset_is_the_gram_loss_up_to_scale():
+    torch.manual_seed(0)
+    a, b = torch.rand(1, 4, 5, 6), torch.rand(1, 4, 5, 6)
+    mmd = create_loss("mmd", kernel="polynomial")
+    value = mmd.compare(mmd.statistic(a), mmd.statistic(b))
+    gram = LF.gram_loss(LF.gram_matrix(a), LF.gram_matrix(b))
+    assert torch.allclose(value, gram * 4 * 4**2, rtol=1e-4)
+
+
+def test_multiscale_cannot_wrap_itself_and_checks_factors():
+    with pytest.raises(ValueError, match="itself"):
+        create_loss("multiscale", loss="multiscale")
+    with pytest.raises(ValueError, match="factors"):
+        create_loss("multiscale", factors=(0.0,))
+
+
+def test_resnet50_layer_map_and_l2_pooling():
+    net = create_backbone("resnet50", weights="random")
+    assert net.layer_names == ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
+    assert net.content_layers == ("layer2",) and net.style_layers == ("relu", "layer1", "layer2", "layer3")
+    features = net.truncate(net.style_layers)(torch.rand(1, 3, 64, 64), net.style_layers)
+    assert [features[k].shape[1] for k in net.style_layers] == [64, 256, 512, 1024]
+    vgg = create_backbone("vgg16", weights="random", pooling="l2")
+    image = torch.rand(1, 3, 32, 32, requires_grad=True)
+    vgg(image, ["relu3_1"])["relu3_1"].sum().backward()
+    assert torch.isfinite(image.grad).all()

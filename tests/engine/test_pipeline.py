@@ -185,3 +185,17 @@ def test_color_transfer_options_are_validated(content_image, style_image, fast):
     assert result.provenance["color"]["transfer"]["options"] == {"iterations": 2}
     with pytest.raises(OptionError, match="takes none"):
         next(iter_stylize(content_image, style_image, **fast, color="luminance", color_options={"a": 1}))
+
+
+def test_dynamic_weights_make_each_term_a_fraction_of_its_reference_magnitude(content_image, style_image, fast):
+    events = iter_stylize(content_image, style_image, **{**fast, "steps": 3}, dynamic_weights=True,
+                          losses={"content": 2.0, "gram": 3.0})
+    first = next(events)
+    # Starting from the content, the style term is at its reference magnitude: 3 x 1.0.
+    assert first.losses["gram"] == pytest.approx(3.0, rel=1e-4) and first.losses["content"] == 0
+    events.close()
+
+
+def test_balance_is_reported_with_fixed_weights_too(content_image, style_image, fast):
+    balance = stylize(content_image, style_image, **fast).provenance["balance"]
+    assert set(balance) == {"content", "gram", "tv"} and 0 < balance["gram"] < 1

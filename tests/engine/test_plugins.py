@@ -29,7 +29,7 @@ def test_builtins_register_through_the_same_hooks():
     host = PluginHost(entry_points=False)
     names = {p["name"]: p for p in host.plugins()}
     assert names["nst_engine.default_plugins.backbones"]["provides"]["backbones"] == [
-        "random-multiscale", "vgg16", "vgg19"]
+        "random-multiscale", "resnet50", "vgg16", "vgg19"]
     assert {"content", "gram", "mean-std", "tv"} <= set(host.entries("losses"))
     assert {"lbfgs", "adam"} <= set(host.entries("optimizers"))
     assert all(not p["errors"] for p in names.values())
@@ -109,12 +109,12 @@ def test_allow_list_and_block_list(install_plugin, monkeypatch):
 
 
 def test_unknown_names_list_what_is_available(fresh_host):
-    with pytest.raises(UnknownEntryError, match="no backbone named 'vgg91'.*random-multiscale, vgg16, vgg19"):
+    with pytest.raises(UnknownEntryError, match="no backbone named 'vgg91'.*random-multiscale, resnet50, vgg16, vgg19"):
         nst_engine.create_backbone("vgg91")
 
 
 def test_registry_vocabulary_over_the_process_host(fresh_host):
-    assert nst_engine.list_backbones() == ["random-multiscale", "vgg16", "vgg19"]
+    assert nst_engine.list_backbones() == ["random-multiscale", "resnet50", "vgg16", "vgg19"]
     assert "lbfgs" in nst_engine.list_optimizers() and "tv" in nst_engine.list_losses()
     json.dumps(nst_engine.get_plugins())
     backbone = nst_engine.create_backbone("random-multiscale", channels=8, scales=2)

@@ -2,6 +2,7 @@
 
 from .base import Backbone, SequentialBackbone
 from .random_multiscale import RandomMultiscale, random_multiscale
+from .resnet import ResNet, resnet50
 from .vgg import VGG, vgg16, vgg19
 
-__all__ = ["Backbone", "SequentialBackbone", "VGG", "vgg16", "vgg19", "RandomMultiscale", "random_multiscale"]
+__all__ = ["Backbone", "SequentialBackbone", "VGG", "vgg16", "vgg19", "RandomMultiscale", "random_multiscale", "ResNet", "resnet50"]

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Literal
 
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
@@ -27,7 +28,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 _CONFIGS = {"vgg16": "D", "vgg19": "E"}
 
-Pooling = Literal["max", "avg"]
+Pooling = Literal["max", "avg", "l2"]
+
+
+class L2Pool2d(nn.Module):
+    """Root-mean-square pooling over 2×2 windows (an L2 pooling with a smooth gradient at 0)."""
+
+    def forward(self, x):
+        return (F.avg_pool2d(x * x, 2, 2) + 1e-8).sqrt()
 WeightsOption = Annotated[
     str,
     {"tooltip": "'imagenet' (torch hub cache, downloaded if possible), 'random' (untrained: timing only) or a file path"},
@@ -48,7 +56,7 @@ def _named_layers(features: nn.Sequential, pooling: str) -> "OrderedDict[str, nn
             named[f"relu{block}_{index}"] = nn.ReLU(inplace=False)
             index += 1
         elif isinstance(module, nn.MaxPool2d):
-            named[f"pool{block}"] = nn.AvgPool2d(2, 2) if pooling == "avg" else module
+            named[f"pool{block}"] = {"avg": nn.AvgPool2d(2, 2), "l2": L2Pool2d()}.get(pooling, module)
             block, index = block + 1, 1
     return named
 

@@ -34,7 +34,7 @@ def _run(events, *, quiet: bool):
 
 @click.command("stylize")
 @click.argument("content", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("style", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("styles", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output image (.png, .jpg, .tif); provenance goes beside it as OUTPUT.json.")
 @click.option("--sample", is_flag=True, help="Use the bundled sample images (chelsea, immunohistochemistry).")
@@ -45,6 +45,13 @@ def _run(events, *, quiet: bool):
 @click.option("--scales", default=3, show_default=True, type=click.IntRange(min=1), help="Coarse-to-fine scales.")
 @click.option("--style-scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Style image size relative to the content.")
+@click.option("--style-weight", "style_weights", multiple=True, type=click.FloatRange(min=0),
+              help="Blend weight of each style image, in order (default: equal).")
+@click.option("--mask", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where style applies: a mask image (nonzero = style), or with several styles an "
+                   "integer label image (label i = i-th style, 0 = none).")
+@click.option("--dynamic-weights", is_flag=True,
+              help="Scale each loss by its reference magnitude, so the weights are the balance optimised.")
 @click.option("--init", type=click.Choice(["content", "noise", "style"]), default="content", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed; CPU reruns are bit-identical.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
@@ -57,22 +64,31 @@ def _run(events, *, quiet: bool):
 @click.option("-p", "params", multiple=True, metavar="GROUP.KEY=VALUE",
               help="An option of the backbone, optimizer, color transfer or a loss, e.g. -p backbone.pooling=avg -p gram.layers=relu1_1,relu2_1.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def stylize_command(content, style, output, sample, backbone, optimizer, steps, size, scales,
-                    style_scale, init, seed, device, threads, losses, color, params, quiet) -> None:
+def stylize_command(content, styles, output, sample, backbone, optimizer, steps, size, scales,
+                    style_scale, style_weights, mask, dynamic_weights, init, seed, device, threads,
+                    losses, color, params, quiet) -> None:
     """Paint CONTENT in the style of STYLE (Gatys et al. 2016) and write OUTPUT.
 
+    Several STYLE images are blended (--style-weight) or each given a region (--mask).
     Without ImageNet weights for VGG, use --backbone random-multiscale: it works offline.
     """
-    if sample == bool(content or style):
+    if sample == bool(content or styles):
         raise click.UsageError("give CONTENT and STYLE, or --sample (not both)")
-    if not sample and not (content and style):
+    if not sample and not (content and styles):
         raise click.UsageError("give both CONTENT and STYLE")
     weights = loss_weights(DEFAULT_LOSSES, losses)
     groups = group_options(params, ["backbone", "optimizer", "color", *weights])
-    content_img, style_img = sample_pair() if sample else (read_image(content), read_image(style))
+    if sample:
+        content_img, style_img = sample_pair()
+        style_imgs = [style_img]
+    else:
+        content_img, style_imgs = read_image(content), [read_image(path) for path in styles]
     events = iter_stylize(
         content_img,
-        style_img,
+        style_imgs,
+        style_weights=style_weights or None,
+        mask=read_image(mask) if mask else None,
+        dynamic_weights=dynamic_weights,
         backbone=backbone,
         backbone_options=groups.pop("backbone", {}),
         optimizer=optimizer,
@@ -93,7 +109,8 @@ def stylize_command(content, style, output, sample, backbone, optimizer, steps, 
     )
     result = _run(events, quiet=quiet)
     provenance = dict(result.provenance, content=str(content or "sample:chelsea"),
-                      style=str(style or "sample:immunohistochemistry"))
+                      style=[str(p) for p in styles] or ["sample:immunohistochemistry"],
+                      mask_file=str(mask) if mask else None)
     write_image(output, result.image, provenance=provenance)
     if not quiet:
         click.echo(f"wrote {output} ({result.image.shape[1]}×{result.image.shape[0]}, "

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ._io import Pair, PixelMap
-from ._stats import apply_affine, mean_cov
+from ._stats import AffineMap, mean_cov
 from .spaces import space_parts
 
 __all__ = ["AffineRule", "affine_transfer"]
@@ -30,14 +30,16 @@ def affine_transfer(pair: Pair, space: str, rule: AffineRule) -> PixelMap:
     """Statistics of ``pair`` in ``space``, ``rule``'s map, as a map over source pixels."""
     parts = space_parts(space)
     source = pair.source.reshape(-1, 3)
-    if parts.forward is None:
-        phi = source
-    else:
-        phi = np.empty(source.shape, dtype=np.float32)
-        for start in range(0, len(source), _BLOCK):
-            phi[start : start + _BLOCK] = parts.forward(source[start : start + _BLOCK])
     select = pair.select_flat()
-    source_mean, source_cov = mean_cov(phi if select is None else phi[select])
+    phi = source if parts.forward is None else np.empty(source.shape, dtype=np.float32)
+    if select is None:
+        store = None if phi is source else phi
+        source_mean, source_cov = mean_cov(source, parts.forward, store=store)
+    else:
+        if phi is not source:
+            for start in range(0, len(source), _BLOCK):
+                phi[start : start + _BLOCK] = parts.forward(source[start : start + _BLOCK])
+        source_mean, source_cov = mean_cov(phi[select])
     reference_mean, reference_cov = mean_cov(pair.reference, parts.forward)
     linear = parts.linear()
     inverse = np.linalg.inv(linear)
@@ -47,11 +49,10 @@ def affine_transfer(pair: Pair, space: str, rule: AffineRule) -> PixelMap:
         linear @ reference_mean,
         linear @ reference_cov @ linear.T,
     )
-    phi_matrix = inverse @ matrix @ linear
-    phi_target = inverse @ target
+    affine = AffineMap(inverse @ matrix @ linear, source_mean, inverse @ target)
 
     def transfer(rows: slice) -> np.ndarray:
-        out = apply_affine(phi[rows], phi_matrix, source_mean, phi_target)
+        out = affine(phi[rows])
         return out if parts.backward is None else parts.backward(out)
 
     return transfer

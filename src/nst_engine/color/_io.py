@@ -18,7 +18,7 @@ Contract (documented in ``docs/color.md``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable
 
 import numpy as np
 
@@ -56,12 +56,6 @@ class Pair:
     select: np.ndarray | None
     reference: np.ndarray
 
-    def source_pixels(self, image: np.ndarray | None = None) -> np.ndarray:
-        """The statistics pixels of ``image`` (default: the source) as ``N×C``."""
-        image = self.source if image is None else image
-        flat = image.reshape(-1, image.shape[-1])
-        return flat if self.select is None else flat[self.select.ravel()]
-
     def select_flat(self) -> np.ndarray | None:
         """``select`` as a flat ``H·W`` bool array (None for all pixels)."""
         return None if self.select is None else self.select.ravel()
@@ -81,7 +75,7 @@ def recolor(
     reference: np.ndarray,
     source_mask: np.ndarray | None,
     reference_mask: np.ndarray | None,
-    core: Callable[[Pair], Union[np.ndarray, PixelMap]],
+    core: Callable[[Pair], np.ndarray | PixelMap],
 ) -> np.ndarray:
     """Run ``core`` on validated float inputs and return its result in ``source``'s form.
 
@@ -191,14 +185,16 @@ def _restore(result: np.ndarray | PixelMap, src: _Image) -> np.ndarray:
             pixels = slice(top * width, min(top + rows, height) * width)
             block = np.asarray(result(pixels), dtype=np.float32).reshape(-1, width, 3)
         else:
-            block = np.array(result[top : top + rows], dtype=np.float32)
+            block = np.asarray(result[top : top + rows], dtype=np.float32)
         if color == 1:
             block = (block @ LUMA)[..., None]
-        np.clip(block, 0.0, 1.0, out=block)
-        if top_value is not None:
-            block *= np.float32(top_value)
-            np.rint(block, out=block)
-        out[top : top + rows, :, :color] = block
+        target = out[top : top + rows, :, :color]
+        if top_value is None:
+            np.clip(block, 0.0, 1.0, out=target)  # casts to the float dtype on the way
+            continue
+        block = np.clip(block, 0.0, 1.0)
+        block *= np.float32(top_value)
+        target[...] = np.rint(block, out=block)
     return out.reshape(src.shape)
 
 

@@ -55,7 +55,9 @@ def regrain(source: np.ndarray, graded: np.ndarray, *, smoothness: float = 1.0) 
     return np.ascontiguousarray(np.moveaxis(regrain_planes(i0, ir, smoothness=smoothness), 0, -1))
 
 
-def regrain_planes(source: np.ndarray, graded: np.ndarray, *, smoothness: float = 1.0) -> np.ndarray:
+def regrain_planes(
+    source: np.ndarray, graded: np.ndarray, *, smoothness: float = 1.0
+) -> np.ndarray:
     """:func:`regrain` of planar ``3×H×W`` float32 images (C-contiguous), planar out."""
     if smoothness <= 0:
         return graded.copy()
@@ -159,9 +161,15 @@ def _gradient_norm(image: np.ndarray) -> np.ndarray:
     """``sqrt(Σ_c (∂x I_c)² + (∂y I_c)²)``, central differences over two pixels with the
     edge replicated (as ``regrain.m``), accumulated one plane at a time."""
     total = np.zeros(image.shape[1:], dtype=np.float32)
+    diff = np.empty_like(total)
     for plane in image:
         for axis in (0, 1):
-            diff = _neighbour(plane, axis, 1) - _neighbour(plane, axis, -1)
+            if plane.shape[axis] < 2:
+                continue
+            inner, first, last = _cut(axis, 1, -1), _cut(axis, None, 1), _cut(axis, -1, None)
+            np.subtract(plane[_cut(axis, 2, None)], plane[_cut(axis, None, -2)], out=diff[inner])
+            np.subtract(plane[_cut(axis, 1, 2)], plane[first], out=diff[first])
+            np.subtract(plane[last], plane[_cut(axis, -2, -1)], out=diff[last])
             diff *= diff
             total += diff
     return np.sqrt(total, out=total)
@@ -170,18 +178,15 @@ def _gradient_norm(image: np.ndarray) -> np.ndarray:
 def _edge_average(phi: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """Weights towards the next and the previous pixel along ``axis``: the mean of the two
     pixels' ``phi`` (the pixel's own ``phi`` where the neighbour would be outside)."""
-    n = phi.shape[axis]
-    pair = (np.take(phi, range(n - 1), axis) + np.take(phi, range(1, n), axis)) / 2
-    ahead = np.concatenate([pair, np.take(phi, [n - 1], axis)], axis=axis)
-    behind = np.concatenate([np.take(phi, [0], axis), pair], axis=axis)
+    ahead, behind = np.empty_like(phi), np.empty_like(phi)
+    head, tail = _cut(axis, None, -1), _cut(axis, 1, None)
+    first, last = _cut(axis, None, 1), _cut(axis, -1, None)
+    np.add(phi[head], phi[tail], out=ahead[head])
+    ahead[head] *= np.float32(0.5)
+    ahead[last] = phi[last]
+    behind[tail] = ahead[head]
+    behind[first] = phi[first]
     return ahead, behind
-
-
-def _neighbour(a: np.ndarray, axis: int, step: int) -> np.ndarray:
-    """``a`` shifted so each pixel sees its neighbour ``step`` along ``axis`` (edge replicated)."""
-    n = a.shape[axis]
-    index = np.clip(np.arange(n) + step, 0, n - 1)
-    return np.take(a, index, axis=axis)
 
 
 def _halve(a: np.ndarray) -> np.ndarray:
@@ -201,18 +206,24 @@ def _halve(a: np.ndarray) -> np.ndarray:
 def _double(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Bilinear doubling (pixel centres aligned, edges replicated), cropped to ``shape``."""
     for axis in (1, 2):
-        before = _neighbour(a, axis, -1)
-        after = _neighbour(a, axis, 1)
+        quarter = a * np.float32(0.25)
         wide = list(a.shape)
         wide[axis] *= 2
         out = np.empty(wide, dtype=a.dtype)
-        even = [slice(None)] * 3
-        odd = [slice(None)] * 3
-        even[axis] = slice(0, None, 2)
-        odd[axis] = slice(1, None, 2)
-        np.multiply(a, np.float32(0.75), out=out[tuple(even)])
-        out[tuple(even)] += np.float32(0.25) * before
-        np.multiply(a, np.float32(0.75), out=out[tuple(odd)])
-        out[tuple(odd)] += np.float32(0.25) * after
+        even = out[(slice(None),) * axis + (slice(0, None, 2),)]
+        odd = out[(slice(None),) * axis + (slice(1, None, 2),)]
+        np.multiply(a, np.float32(0.75), out=even)
+        np.copyto(odd, even)
+        # Each new pixel takes a quarter of the old neighbour on its side (itself at an edge).
+        even[_cut(axis, 1, None)] += quarter[_cut(axis, None, -1)]
+        even[_cut(axis, None, 1)] += quarter[_cut(axis, None, 1)]
+        odd[_cut(axis, None, -1)] += quarter[_cut(axis, 1, None)]
+        odd[_cut(axis, -1, None)] += quarter[_cut(axis, -1, None)]
         a = out
+    if a.shape[1:] == tuple(shape):
+        return a
     return np.ascontiguousarray(a[:, : shape[0], : shape[1]])
+
+
+def _cut(axis: int, start: int | None, stop: int | None) -> tuple:
+    return (slice(None),) * axis + (slice(start, stop),)

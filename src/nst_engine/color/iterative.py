@@ -89,8 +89,8 @@ def _idt(
     rng = np.random.default_rng(seed)
     # The last iteration works on the color axes themselves (Pitié's reference code starts
     # with them instead): the per-channel marginals, which are what one sees and what the
-    # per-channel KL measures, end exactly matched rather than left with the residual of
-    # the last random rotation (KL ~0.005 instead of ~1e-8 after 10 iterations).
+    # per-channel KL measures, end matched rather than left with the residual of the last
+    # random rotation (astronaut onto coffee, 10 iterations: KL <= 5e-5 instead of 0.005-0.014).
     rotations = np.concatenate([_random_rotations(iterations - 1, rng), np.eye(3)[None]])
     reference = to_space(pair.reference, space)
     if len(reference) > REFERENCE_SAMPLES:
@@ -99,7 +99,9 @@ def _idt(
     # Planar (3, N): each rotated axis is one contiguous row.
     y = np.array(to_space(pair.source, space).reshape(-1, 3).T, order="C")
     spare = np.empty_like(y)
-    work = _Scratch(np.empty(y.shape[1], np.float32), np.empty(y.shape[1], np.int32))
+    # intp levels: np.bincount and np.take convert any other index type to it first
+    # (measured 1.4x slower per axis with int32).
+    work = _Scratch(np.empty(y.shape[1], np.float32), np.empty(y.shape[1], np.intp))
     select = pair.select_flat()
     # Work in the current rotated frame: moving to the next one is one 3×3 product, and
     # the transferred values simply replace the projections.
@@ -152,7 +154,8 @@ def _transfer_axis(
     scale = (bins - 1) / (high - low)
     levels = _levels(row, low, scale, work.values, work.levels, bins, clamp=select is not None)
     source_hist = np.bincount(levels if select is None else levels[select], minlength=bins)
-    reference_levels = _levels(reference, low, scale, np.empty_like(reference), None, bins, clamp=False)
+    scratch = np.empty_like(reference)
+    reference_levels = _levels(reference, low, scale, scratch, None, bins, clamp=False)
     reference_cum = np.cumsum(np.bincount(reference_levels, minlength=bins))
     target = (np.cumsum(source_hist) - source_hist / 2) * (reference_cum[-1] / source_hist.sum())
     level = np.minimum(np.searchsorted(reference_cum, target, side="left"), bins - 1)
@@ -173,10 +176,10 @@ def _levels(
     *,
     clamp: bool,
 ) -> np.ndarray:
-    """The nearest level of each value, ``round((value - low) * scale)``, as int32; with
+    """The nearest level of each value, ``round((value - low) * scale)``, as intp; with
     ``clamp``, values outside the range (unselected source pixels) go to the end levels."""
     if abs(low) * scale < 2**18:
-        # Two passes; float32 keeps the level to within 0.03 at these magnitudes.
+        # Two passes; float32 keeps the level to within 0.06 at these magnitudes.
         np.multiply(values, np.float32(scale), out=scratch)
         scratch += np.float32(0.5 - low * scale)
     else:
@@ -186,6 +189,6 @@ def _levels(
     if clamp:
         np.clip(scratch, 0, bins - 1, out=scratch)
     if out is None:
-        return scratch.astype(np.int32)
+        return scratch.astype(np.intp)
     np.copyto(out, scratch, casting="unsafe")
     return out

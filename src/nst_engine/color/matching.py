@@ -79,13 +79,15 @@ def match_values(
     output is the reference's quantile there, interpolated between sorted reference values.
     """
     values = np.asarray(values, dtype=np.float32)
-    low, high = value_range if value_range is not None else (float(values.min()), float(values.max()))
+    if value_range is None:
+        value_range = (float(values.min()), float(values.max()))
+    low, high = value_range
     scale = (LEVELS - 1) / (high - low) if high > low else 0.0
     levels = values - np.float32(low)
     levels *= np.float32(scale)
     levels += np.float32(0.5)
     np.clip(levels, 0, LEVELS - 1, out=levels)
-    levels = levels.astype(np.int32)
+    levels = levels.astype(np.intp)
     counted = levels if select is None else levels[select]
     counts = np.bincount(counted, minlength=LEVELS)
     before = np.cumsum(counts) - counts

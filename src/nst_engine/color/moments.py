@@ -115,27 +115,33 @@ def luminance(
     """
     check_choice("space", space, ("yiq", "cielab"))
     check_choice("match", match, ("mean-std", "histogram"))
-    return recolor(
-        source, reference, source_mask, reference_mask, partial(_luminance, space=space, match=match)
-    )
+    core = partial(_luminance, space=space, match=match)
+    return recolor(source, reference, source_mask, reference_mask, core)
 
 
 def _gain(source_var: np.ndarray, reference_var: np.ndarray) -> np.ndarray:
-    source_std, reference_std = np.sqrt(np.maximum(source_var, 0)), np.sqrt(np.maximum(reference_var, 0))
-    return np.divide(
-        reference_std, source_std, out=np.ones_like(reference_std), where=source_std > _STD_FLOOR
-    )
+    source_std = np.sqrt(np.maximum(source_var, 0))
+    reference_std = np.sqrt(np.maximum(reference_var, 0))
+    ones = np.ones_like(reference_std)
+    return np.divide(reference_std, source_std, out=ones, where=source_std > _STD_FLOOR)
 
 
 def _match_moments(
-    source_mean: np.ndarray, source_cov: np.ndarray, reference_mean: np.ndarray, reference_cov: np.ndarray
+    source_mean: np.ndarray,
+    source_cov: np.ndarray,
+    reference_mean: np.ndarray,
+    reference_cov: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     return np.diag(_gain(np.diag(source_cov), np.diag(reference_cov))), reference_mean
 
 
 def _match_first(
-    source_mean: np.ndarray, source_cov: np.ndarray, reference_mean: np.ndarray, reference_cov: np.ndarray
+    source_mean: np.ndarray,
+    source_cov: np.ndarray,
+    reference_mean: np.ndarray,
+    reference_cov: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Luminance (the first channel) to the reference's mean and std; chroma unchanged."""
     gain = np.ones(3)
     gain[0] = _gain(source_cov[:1, 0], reference_cov[:1, 0])[0]
     return np.diag(gain), np.concatenate([reference_mean[:1], source_mean[1:]])
@@ -146,5 +152,6 @@ def _luminance(pair: Pair, *, space: str, match: str) -> np.ndarray | PixelMap:
         return affine_transfer(pair, space, _match_first)
     x = to_space(pair.source, space)
     reference = to_space(pair.reference, space)[:, 0]
-    x[..., 0] = match_values(x[..., 0].ravel(), reference, select=pair.select_flat()).reshape(x.shape[:-1])
+    matched = match_values(x[..., 0].ravel(), reference, select=pair.select_flat())
+    x[..., 0] = matched.reshape(x.shape[:-1])
     return from_space(x, space)

@@ -80,7 +80,8 @@ def _ln_lms(rgb: np.ndarray) -> np.ndarray:
 
 
 def _from_ln_lms(ln_lms: np.ndarray) -> np.ndarray:
-    lms = np.clip(ln_lms, np.float32(math.log(LMS_FLOOR)), np.float32(_LN_LMS_MAX), dtype=np.float32)
+    low, high = np.float32(math.log(LMS_FLOOR)), np.float32(_LN_LMS_MAX)
+    lms = np.clip(ln_lms, low, high, dtype=np.float32)
     return _times(np.exp(lms, out=lms), _LMS_TO_RGB)
 
 

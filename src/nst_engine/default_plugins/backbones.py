@@ -1,4 +1,4 @@
-from nst_engine.backbones import random_multiscale, vgg16, vgg19
+from nst_engine.backbones import random_multiscale, resnet50, vgg16, vgg19
 from nst_engine.hookspecs import hookimpl
 
 
@@ -6,4 +6,5 @@ from nst_engine.hookspecs import hookimpl
 def register_backbones(register):
     register("vgg19", vgg19)
     register("vgg16", vgg16)
+    register("resnet50", resnet50)
     register("random-multiscale", random_multiscale)

@@ -16,9 +16,11 @@ def register_color_transfers(register):
     register(
         "luminance",
         luminance,
-        description="Luminance statistics of the reference, chroma of the source (Gatys et al. 2016)",
+        description="Reference's luminance statistics, source's chroma (Gatys et al. 2016)",
     )
     register("histogram", histogram, description="Per-channel exact CDF matching")
-    register("cholesky", cholesky, description="Covariance match by Cholesky factors (Gatys et al. 2016)")
-    register("pca", pca, description="Covariance match by symmetric square roots (Gatys et al. 2016)")
+    register(
+        "cholesky", cholesky, description="Covariance match, Cholesky factors (Gatys et al. 2016)"
+    )
+    register("pca", pca, description="Covariance match, symmetric square roots (Gatys et al. 2016)")
     register("mean-std", mean_std, description="Per-channel mean and std in RGB")

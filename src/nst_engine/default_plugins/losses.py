@@ -1,5 +1,8 @@
 from nst_engine.hookspecs import hookimpl
 from nst_engine.losses import ContentLoss, GramLoss, MeanStdLoss, TotalVariationLoss
+from nst_engine.losses.mmd import MMDLoss
+from nst_engine.losses.multiscale import MultiScaleLoss
+from nst_engine.losses.seed002 import CombinedImageLoss, StyledContentLoss
 
 
 @hookimpl
@@ -8,3 +11,7 @@ def register_losses(register):
     register("gram", GramLoss)
     register("mean-std", MeanStdLoss)
     register("tv", TotalVariationLoss)
+    register("mmd", MMDLoss)
+    register("styled-content", StyledContentLoss)
+    register("combined-image", CombinedImageLoss)
+    register("multiscale", MultiScaleLoss)

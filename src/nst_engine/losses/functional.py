@@ -25,16 +25,22 @@ class _SymmetricProduct(torch.autograd.Function):
         return torch.bmm(flat, grad + grad.transpose(1, 2))
 
 
-def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """``F Fᵀ / (C·HW)`` per batch item, ``F`` the ``C × HW`` feature matrix.
+def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``F Fᵀ / (C·M)`` per batch item, ``F`` the ``C × M`` feature matrix (``M = H·W``).
 
-    Dividing by ``C·M`` here (``M = H·W``) keeps the entries near the features' scale;
-    :func:`gram_loss` then equals Gatys et al.'s ``1/(4N²M²) Σ (G - A)²`` exactly. The pixels
-    are taken as rows (``HW × C``), which is a free view of channels-last activations.
+    Dividing by ``C·M`` here keeps the entries near the features' scale; :func:`gram_loss`
+    then equals Gatys et al.'s ``1/(4N²M²) Σ (G - A)²`` exactly. The pixels are taken as rows
+    (``M × C``), which is a free view of channels-last activations. A ``mask`` (N×1×H×W in
+    [0, 1]) weights each pixel, and ``M`` becomes the mask's sum: the statistics of a region.
     """
     n, c, h, w = features.shape
+    if mask is not None:
+        features = features * mask.sqrt()
+        pixels = mask.sum(dim=(1, 2, 3)).clamp_min(1.0).view(n, 1, 1)
+    else:
+        pixels = h * w
     flat = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
-    return _SymmetricProduct.apply(flat) / (c * h * w)
+    return _SymmetricProduct.apply(flat) / (c * pixels)
 
 
 def gram_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -47,12 +53,18 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (features - target).pow(2).mean()
 
 
-def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and standard deviation over the image plane."""
+def mean_std(
+    features: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation over the image plane (or a mask's region)."""
     flat = features.flatten(2)
-    mean = flat.mean(dim=2)
-    std = (flat.var(dim=2, unbiased=False) + eps).sqrt()
-    return mean, std
+    if mask is None:
+        return flat.mean(dim=2), (flat.var(dim=2, unbiased=False) + eps).sqrt()
+    weights = mask.flatten(2)
+    total = weights.sum(dim=2).clamp_min(1.0)
+    mean = (flat * weights).sum(dim=2) / total
+    var = ((flat - mean[..., None]).pow(2) * weights).sum(dim=2) / total
+    return mean, (var + eps).sqrt()
 
 
 def mean_std_loss(

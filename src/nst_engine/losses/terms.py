@@ -1,19 +1,26 @@
 """Loss terms as registry entries: each knows its role, its layers and how to make its target.
 
-A term's ``role`` says which image its target comes from: ``"content"``, ``"style"``, or
-``"image"`` (a regulariser on the image itself, no target). The pipeline computes targets once,
-without gradients, through :meth:`Loss.prepare`, then calls the term every step.
+A term's ``role`` says what it compares the image with: ``"content"``, ``"style"`` or
+``"image"`` (a regulariser on the image itself, no target). The pipeline computes targets once
+per scale, without gradients, through :meth:`Loss.prepare`, which gets the run's
+:class:`References` (reference images and their features, computed once and shared), then
+calls the term every step with the generated image and its features.
+
+With several style images, the pipeline gives each its own copy of every style term, with
+``reference`` set to ``"style:<i>"`` and an optional ``mask`` (1×1×H×W in [0, 1]) that limits
+where in the generated image the term's statistics are taken.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Mapping
+from typing import Annotated, Any, ClassVar, Mapping, Protocol
 
 import torch
+import torch.nn.functional as F
 
 from . import functional as LF
 
-__all__ = ["Loss", "LayerLoss", "ContentLoss", "GramLoss", "MeanStdLoss", "TotalVariationLoss"]
+__all__ = ["References", "Loss", "LayerLoss", "ContentLoss", "GramLoss", "MeanStdLoss", "TotalVariationLoss"]
 
 Layers = Annotated[
     tuple[str, ...] | None, {"tooltip": "backbone layers, comma-separated (default: the backbone's)"}
@@ -23,22 +30,43 @@ LayerWeights = Annotated[
 ]
 
 
+class References(Protocol):
+    """What :meth:`Loss.prepare` may ask of the run's reference images."""
+
+    backbone: Any
+
+    def image(self, name: str) -> torch.Tensor:
+        """The reference image ``name`` (``"content"``, ``"style"``, ``"style:1"``...), 1×3×H×W."""
+
+    def features(self, name: str, layers: tuple[str, ...]) -> Mapping[str, torch.Tensor]:
+        """The backbone's activations of that image at ``layers`` (cached)."""
+
+
 class Loss:
-    """Base class of loss terms. Subclasses set ``role`` and implement the two methods."""
+    """Base class of loss terms. Subclasses set ``role`` and implement ``__call__``."""
 
     role: ClassVar[str] = "image"
     layers: tuple[str, ...] = ()
+    reference: str | None = None
+    mask: torch.Tensor | None = None
 
     def resolve_layers(self, backbone: Any) -> tuple[str, ...]:
-        """The layers this term reads, defaulting to the backbone's layers for its role."""
+        """The layers of the generated image this term reads (default: none)."""
         return ()
 
-    def prepare(self, features: Mapping[str, torch.Tensor]) -> Any:
-        """The target, from the role image's features; called once, under ``no_grad``."""
+    def prepare(self, references: References) -> Any:
+        """The target; called once per scale, under ``no_grad``."""
         return None
 
     def __call__(self, image: torch.Tensor, features: Mapping[str, torch.Tensor], target: Any) -> torch.Tensor:
         raise NotImplementedError
+
+
+def resize_mask(mask: torch.Tensor | None, features: torch.Tensor) -> torch.Tensor | None:
+    """A 1×1×H×W mask at a layer's resolution (area-averaged, so soft at the edges)."""
+    if mask is None or mask.shape[-2:] == features.shape[-2:]:
+        return mask
+    return F.interpolate(mask, size=features.shape[-2:], mode="area" if mask.shape[-1] >= features.shape[-1] else "bilinear")
 
 
 class LayerLoss(Loss):
@@ -62,18 +90,19 @@ class LayerLoss(Loss):
             raise ValueError(f"{len(self.layers)} layers but {len(self.layer_weights)} layer_weights")
         return self.layers
 
-    def statistic(self, features: torch.Tensor) -> Any:
+    def statistic(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> Any:
         return features
 
     def compare(self, statistic: Any, target: Any) -> torch.Tensor:
         raise NotImplementedError
 
-    def prepare(self, features: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    def prepare(self, references: References) -> dict[str, Any]:
+        features = references.features(self.reference or self.role, self.layers)
         return {layer: self.statistic(features[layer]) for layer in self.layers}
 
     def __call__(self, image: torch.Tensor, features: Mapping[str, torch.Tensor], target: Any) -> torch.Tensor:
         terms = (
-            weight * self.compare(self.statistic(features[layer]), target[layer])
+            weight * self.compare(self.statistic(features[layer], resize_mask(self.mask, features[layer])), target[layer])
             for layer, weight in zip(self.layers, self.layer_weights)
         )
         return sum(terms)
@@ -93,8 +122,8 @@ class GramLoss(LayerLoss):
 
     role = "style"
 
-    def statistic(self, features: torch.Tensor) -> torch.Tensor:
-        return LF.gram_matrix(features)
+    def statistic(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return LF.gram_matrix(features, mask)
 
     def compare(self, statistic: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return LF.gram_loss(statistic, target)
@@ -105,8 +134,8 @@ class MeanStdLoss(LayerLoss):
 
     role = "style"
 
-    def statistic(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return LF.mean_std(features)
+    def statistic(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return LF.mean_std(features, mask)
 
     def compare(self, statistic: Any, target: Any) -> torch.Tensor:
         return LF.mean_std_loss(statistic, target)

@@ -126,10 +126,11 @@ def kde_on_grid(
     """Gaussian KDE of 1-D ``values`` on ``grid`` points over [0, 1], summing to 1.
 
     Binned: linear binning onto the grid, then an exact (untruncated) Gaussian convolution.
-    Against ``scipy.stats.gaussian_kde`` evaluated on the same grid it agrees to about 1e-4
-    of the peak density (linear binning is second-order accurate while ``h`` is at least
-    one grid step) and is measured ~100x faster: 0.03 s per channel for all of a 1024²
-    image, where ``gaussian_kde`` needs ~3 s, or 0.3 s on a 10⁵-pixel subsample.
+    Why not ``scipy.stats.gaussian_kde``: on astronaut's R channel at 1024² this agrees with
+    it (evaluated on the same grid, all pixels) to 5e-4 of the peak density and took 0.08 s
+    where ``gaussian_kde`` took 4.6 s on all pixels and 0.5 s on a 10⁵-pixel subsample, so
+    every pixel can count. Linear binning is second-order accurate while ``h`` is at least a
+    grid step, which the bandwidth floor guarantees.
 
     Returns
     -------

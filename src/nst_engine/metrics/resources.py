@@ -43,32 +43,37 @@ def _can_reset_peak() -> bool:
 def measure() -> Iterator[Usage]:
     """Measure the ``with`` block.
 
-    On Linux the process's resident-set high-water mark is reset at the start (writing 5 to
-    ``/proc/self/clear_refs``), which counts torch's and numpy's allocations alike; elsewhere
-    Python's tracemalloc (numpy allocations only). CUDA work reports the device's peak instead.
+    Peak memory is the larger of two views: the process's resident-set high-water mark above
+    its start (Linux; reset by writing 5 to ``/proc/self/clear_refs``), which sees torch's
+    allocations too, and tracemalloc's peak of Python-level allocations (numpy's included),
+    which also sees memory the allocator reuses without the resident set growing. CUDA work
+    reports the device's peak allocation instead.
     """
     usage = Usage()
-    cuda = "torch" in sys.modules and sys.modules["torch"].cuda.is_available()
+    torch = sys.modules.get("torch")
+    cuda = torch is not None and torch.cuda.is_available()
     if cuda:
-        torch = sys.modules["torch"]
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         start_bytes, usage.method = torch.cuda.memory_allocated(), "cuda peak allocated"
-    elif _STATUS.exists() and _can_reset_peak():
-        start_kb, usage.method = _status_kb("VmRSS"), "peak RSS"
-    else:
+    rss = not cuda and _STATUS.exists() and _can_reset_peak()
+    start_kb = _status_kb("VmRSS") if rss else 0
+    tracing = not cuda and not tracemalloc.is_tracing()
+    if tracing:
         tracemalloc.start()
-        usage.method = "tracemalloc"
+    if not cuda:
+        usage.method = "max(peak RSS, tracemalloc)" if rss else "tracemalloc"
     started = time.perf_counter()
     try:
         yield usage
     finally:
+        usage.seconds = time.perf_counter() - started
         if cuda:
             torch.cuda.synchronize()
             usage.peak_mb = (torch.cuda.max_memory_allocated() - start_bytes) / 2**20
-        elif usage.method == "peak RSS":
-            usage.peak_mb = max(0, _status_kb("VmHWM") - start_kb) / 1024
         else:
-            usage.peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
-            tracemalloc.stop()
-        usage.seconds = time.perf_counter() - started
+            traced = tracemalloc.get_traced_memory()[1] / 2**20 if tracemalloc.is_tracing() else 0.0
+            if tracing:
+                tracemalloc.stop()
+            resident = max(0, _status_kb("VmHWM") - start_kb) / 1024 if rss else 0.0
+            usage.peak_mb = max(traced, resident)

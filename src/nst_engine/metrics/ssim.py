@@ -16,7 +16,9 @@ __all__ = ["ssim", "LUMA_WEIGHTS"]
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def ssim(a: np.ndarray, b: np.ndarray, *, channel: Literal["luminance", "rgb"] = "luminance") -> float:
+def ssim(
+    a: np.ndarray, b: np.ndarray, *, channel: Literal["luminance", "rgb"] = "luminance"
+) -> float:
     """SSIM of ``a`` and ``b`` (Wang et al. 2004, "Image quality assessment: from error
     visibility to structural similarity", IEEE TIP) via
     :func:`skimage.metrics.structural_similarity`.
@@ -53,9 +55,8 @@ def ssim(a: np.ndarray, b: np.ndarray, *, channel: Literal["luminance", "rgb"] =
         raise ImageError(f"SSIM needs images of at least 3×3 pixels; got {rgb_a.shape[:2]}")
     window = min(7, side if side % 2 else side - 1)
     if channel == "luminance":
-        return float(
-            structural_similarity(rgb_a @ LUMA_WEIGHTS, rgb_b @ LUMA_WEIGHTS, data_range=1.0, win_size=window)
-        )
+        luma_a, luma_b = rgb_a @ LUMA_WEIGHTS, rgb_b @ LUMA_WEIGHTS
+        return float(structural_similarity(luma_a, luma_b, data_range=1.0, win_size=window))
     return float(
         structural_similarity(rgb_a, rgb_b, data_range=1.0, win_size=window, channel_axis=-1)
     )

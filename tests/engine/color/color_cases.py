@@ -30,7 +30,9 @@ def run(name: str, source: np.ndarray, reference: np.ndarray, **extra) -> np.nda
     return fn(source, reference, **options, **extra)
 
 
-def smooth_image(rng: np.random.Generator, height: int, width: int, *, spread: float = 0.25) -> np.ndarray:
+def smooth_image(
+    rng: np.random.Generator, height: int, width: int, *, spread: float = 0.25
+) -> np.ndarray:
     """A photo-like float32 RGB image: smooth, correlated channels, a little noise."""
     base = gaussian_filter(rng.normal(size=(height, width, 3)), sigma=(3, 3, 0))
     base /= base.std() + 1e-12

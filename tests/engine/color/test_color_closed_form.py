@@ -22,7 +22,12 @@ def _assert_unclipped(out: np.ndarray) -> None:
     assert out.min() > 0 and out.max() < 1
 
 
-@pytest.mark.parametrize("fn", [color.mkl, color.cholesky, color.pca], ids=["mkl", "cholesky", "pca"])
+LINEAR = pytest.mark.parametrize(
+    "fn", [color.mkl, color.cholesky, color.pca], ids=["mkl", "cholesky", "pca"]
+)
+
+
+@LINEAR
 def test_linear_transfers_match_mean_and_covariance(fn, source, reference):
     out = fn(source, reference)
     _assert_unclipped(out)
@@ -30,7 +35,7 @@ def test_linear_transfers_match_mean_and_covariance(fn, source, reference):
     np.testing.assert_allclose(_cov(out), _cov(reference), atol=2e-6, rtol=1e-4)
 
 
-@pytest.mark.parametrize("fn", [color.mkl, color.cholesky, color.pca], ids=["mkl", "cholesky", "pca"])
+@LINEAR
 def test_linear_transfers_match_covariance_in_lab_alpha_beta(fn, source, reference):
     out = fn(source, reference, space="lab-alpha-beta")
     lab_out, lab_ref = rgb_to_lab_alpha_beta(out), rgb_to_lab_alpha_beta(reference)
@@ -49,7 +54,8 @@ def test_mkl_moves_colors_least(source, reference):
 def test_reinhard_matches_lab_alpha_beta_mean_and_std(source, reference):
     out = color.reinhard(source, reference)
     _assert_unclipped(out)
-    lab_out, lab_ref = _pixels(rgb_to_lab_alpha_beta(out)), _pixels(rgb_to_lab_alpha_beta(reference))
+    lab_out = _pixels(rgb_to_lab_alpha_beta(out))
+    lab_ref = _pixels(rgb_to_lab_alpha_beta(reference))
     np.testing.assert_allclose(lab_out.mean(0), lab_ref.mean(0), atol=1e-4)
     np.testing.assert_allclose(lab_out.std(0), lab_ref.std(0), rtol=1e-3)
 
@@ -81,7 +87,9 @@ def test_luminance_histogram_matches_sorted_luma(rng):
     source = np.repeat(gray.reshape(30, 30, 1), 3, axis=2)
     reference = np.repeat(rng.random((30, 30, 1), dtype=np.float32), 3, axis=2)
     out = color.luminance(source, reference, match="histogram")
-    np.testing.assert_allclose(np.sort(out[..., 0].ravel()), np.sort(reference[..., 0].ravel()), atol=1e-5)
+    np.testing.assert_allclose(
+        np.sort(out[..., 0].ravel()), np.sort(reference[..., 0].ravel()), atol=1e-5
+    )
 
 
 def test_histogram_matches_sorted_channels_exactly(rng):

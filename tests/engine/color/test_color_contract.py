@@ -121,7 +121,8 @@ def test_gray_on_gray_is_a_one_channel_transfer(name, source, reference):
     out = run(name, source[..., 0], reference[..., 0])
     if name == "histogram":
         q = np.linspace(0.05, 0.95, 19)
-        np.testing.assert_allclose(np.quantile(out, q), np.quantile(reference[..., 0], q), atol=0.01)
+        expected = np.quantile(reference[..., 0], q)
+        np.testing.assert_allclose(np.quantile(out, q), expected, atol=0.01)
     else:
         assert out.mean() == pytest.approx(reference[..., 0].mean(), abs=0.01)
 
@@ -251,7 +252,8 @@ def test_degenerate_sources_give_sane_results(name, kind, rng, reference):
         pixels, result = reference.reshape(-1, 3), out.reshape(-1, 3)[:1]
         if name.startswith("luminance"):
             pixels, result = pixels @ weights, result @ weights
-        assert np.all(result >= pixels.min(0) - 0.01) and np.all(result <= pixels.max(0) + 0.01)
+        assert np.all(result >= pixels.min(0) - 0.01)
+        assert np.all(result <= pixels.max(0) + 0.01)
 
 
 @pytest.mark.parametrize("name", TRANSFERS)

@@ -45,7 +45,8 @@ def test_reference_is_sampled_only_above_the_limit(monkeypatch, source, referenc
     from nst_engine.color import iterative
 
     full = color.idt(source, reference)
-    monkeypatch.setattr(iterative, "REFERENCE_SAMPLES", reference.shape[0] * reference.shape[1] // 2)
+    half = reference.shape[0] * reference.shape[1] // 2
+    monkeypatch.setattr(iterative, "REFERENCE_SAMPLES", half)
     sampled = color.idt(source, reference)
     assert 0 < np.abs(full - sampled).mean() < 0.01
 
