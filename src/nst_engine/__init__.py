@@ -24,7 +24,28 @@ from .errors import NstError
 from .hookspecs import hookimpl
 from .plugins import PLUGIN_API_VERSION
 
+#: Entry points that import torch, loaded on first use so ``import nst_engine`` stays light.
+_LAZY = {
+    "stylize": "pipeline",
+    "iter_stylize": "pipeline",
+    "color_transfer": "transfers",
+    "evaluate": "evaluation",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'nst_engine' has no attribute {name!r}")
+
+
 __all__ = [
+    "stylize",
+    "iter_stylize",
+    "color_transfer",
+    "evaluate",
     "__version__",
     "PLUGIN_API_VERSION",
     "NstError",

@@ -33,6 +33,10 @@ DEFAULT_LOSSES: dict[str, float] = {"content": 1.0, "gram": 1e4, "tv": 1.0}
 
 Init = Literal["content", "noise", "style"]
 
+#: Above this many pixels the backbone recomputes activations in backward to save memory:
+#: 2048² then fits in 8 GB on the CPU (measured, docs/performance.md).
+CHECKPOINT_PIXELS = 1536 * 1536
+
 
 @dataclass(frozen=True)
 class StepEvent:
@@ -145,6 +149,7 @@ def iter_stylize(
     device: str = "auto",
     threads: int | None = None,
     channels_last: bool = True,
+    checkpointing: bool | None = None,
     preview_every: int = 10,
     color: str = "none",
     color_options: Mapping[str, Any] | None = None,
@@ -181,6 +186,9 @@ def iter_stylize(
         Seeds the noise init; CPU reruns with equal options are bit-identical.
     channels_last
         NHWC layout for the backbone: measured faster on CPU (see docs/performance.md).
+    checkpointing
+        Recompute the backbone's intermediate activations in backward instead of storing
+        them (less memory, more time). ``None``: on above :data:`CHECKPOINT_PIXELS` pixels.
     preview_every
         Attach a preview image to every n-th event and to each scale's last (0: only those).
     color, color_options
@@ -218,6 +226,9 @@ def iter_stylize(
         objective = Objective(net, terms, dynamic=dynamic_weights)
         if objective.layers:
             net.truncate(objective.layers)
+        if hasattr(net, "checkpointing"):
+            net.checkpointing = (content_rgb.shape[0] * content_rgb.shape[1] > CHECKPOINT_PIXELS
+                                 if checkpointing is None else checkpointing)
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         net = net.to(dev, memory_format=memory_format)
         content_t = _tensor(content_rgb, dev)
@@ -229,12 +240,8 @@ def iter_stylize(
         step, image, cancelled, loop_started = 0, None, False, time.perf_counter()
         final_raw = None
         for index, (shape, scale_steps) in enumerate(zip(shapes, per_scale)):
-            content_s = _resized(content_t, shape)
-            styles_s = [_resized(s, _style_shape(s, shape, style_scale)) for s in styles_t]
-            references = {"content": content_s, "style@content": _resized(styles_t[0], shape)}
-            if len(styles_s) == 1:
-                references["style"] = styles_s[0]
-            references.update({f"style:{i}": s for i, s in enumerate(styles_s)})
+            references = _references(content_t, styles_t, shape, style_scale)
+            content_s, style_s = references["content"], references["style:0"]
             objective.set_targets(
                 {name: ref.contiguous(memory_format=memory_format) for name, ref in references.items()},
                 [_resized(m, shape) for m in masks_t],
@@ -244,7 +251,7 @@ def iter_stylize(
             elif warm is not None:
                 start = _resized(_tensor(warm, dev), shape)
             else:
-                start = _initial(init, content_s, styles_s[0], seed)
+                start = _initial(init, content_s, style_s, seed)
             image = start.contiguous().requires_grad_(True)
             opt = optimizer_entry.factory([image], **optimizer_bound)
             last: dict[str, torch.Tensor] = {}
@@ -289,15 +296,9 @@ def iter_stylize(
         "torch": torch.__version__,
         "python": platform.python_version(),
         "method": "gatys",
-        "backbone": {
-            "name": backbone, "plugin": backbone_entry.plugin, "version": backbone_entry.plugin_version,
-            "options": backbone_bound, "info": getattr(net, "info", {}),
-        },
+        "backbone": dict(_origin(backbone_entry, backbone_bound), info=getattr(net, "info", {})),
         "losses": [t.describe() for t in terms],
-        "optimizer": {
-            "name": optimizer, "plugin": optimizer_entry.plugin, "version": optimizer_entry.plugin_version,
-            "options": optimizer_bound,
-        },
+        "optimizer": _origin(optimizer_entry, optimizer_bound),
         "color": colors.describe(),
         "styles": len(styles_t), "style_weights": shares, "mask": masks is not None,
         "dynamic_weights": dynamic_weights,
@@ -305,7 +306,7 @@ def iter_stylize(
         "steps": steps, "steps_run": step, "cancelled": cancelled,
         "size": size, "scales": [list(s) for s in shapes], "style_scale": style_scale,
         "init": "image" if warm is not None else init, "seed": seed, "device": str(dev), "threads": threads_used,
-        "channels_last": channels_last,
+        "channels_last": channels_last, "checkpointing": getattr(net, "checkpointing", False),
         "content_shape": list(np.shape(content)), "style_shapes": [list(np.shape(s)) for s in style_list],
         "output_shape": list(result.shape),
         "timings": {
@@ -315,6 +316,21 @@ def iter_stylize(
         },
     }
     return StyleResult(result, provenance)
+
+
+def _references(content: torch.Tensor, styles: list[torch.Tensor], shape: tuple[int, int],
+                style_scale: float) -> dict[str, torch.Tensor]:
+    """The reference images at one scale, by the names loss terms ask for."""
+    scaled = [_resized(s, _style_shape(s, shape, style_scale)) for s in styles]
+    references = {"content": _resized(content, shape), "style@content": _resized(styles[0], shape)}
+    references.update({f"style:{i}": s for i, s in enumerate(scaled)})
+    if len(scaled) == 1:
+        references["style"] = scaled[0]
+    return references
+
+
+def _origin(entry: Any, options: dict) -> dict:
+    return {"name": entry.name, "plugin": entry.plugin, "version": entry.plugin_version, "options": options}
 
 
 def _balance(terms: list, objective: Objective, raw: torch.Tensor | None) -> dict[str, float] | None:

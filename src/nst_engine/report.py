@@ -126,32 +126,16 @@ def color_report(
     return rows
 
 
-def _cell(value: Any, digits: int = 4) -> str:
+def format_cell(value: Any, digits: int = 4) -> str:
     return "" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def write_report(output_dir: Path, rows: list[Row], settings: dict[str, Any]) -> None:
-    """``report.md``, ``report.csv`` and ``report.json`` from ``rows``, each written atomically."""
-    header = ["experiment", "method", "plugin", "KL R", "KL G", "KL B", "SSIM", "seconds", "peak MB", "error"]
-    table = [
-        [r.experiment, r.method, r.plugin, *(_cell(r.kl.get(c)) for c in CHANNELS),
-         _cell(r.ssim), _cell(r.seconds, 3), _cell(r.peak_mb, 1), r.error or ""]
-        for r in rows
-    ]
-    lines = [
-        "# Color transfer report",
-        "",
-        f"Settings: {json.dumps(settings)}. Standalone: astronaut's colors onto coffee, "
-        "KL(reference‖output). After style transfer: KL(content‖output). KL per channel of "
-        "Gaussian KDEs (Scott's bandwidth, 256-point grid on [0, 1], floor 1e-10); SSIM of luminance.",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(row) + " |" for row in table),
-        "",
-        "Density plots: `plots/<experiment>-<method>.png`.",
-    ]
-    atomic_write(output_dir / "report.md", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
+def write_tables(output_dir: Path, stem: str, title: str, note: str, header: list[str],
+                 table: list[list[str]], payload: dict) -> None:
+    """``<stem>.md``, ``<stem>.csv`` and ``<stem>.json``, each written atomically."""
+    lines = [f"# {title}", "", note, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+             *("| " + " | ".join(row) + " |" for row in table)]
+    atomic_write(output_dir / f"{stem}.md", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
 
     def write_csv(tmp: Path) -> None:
         with open(tmp, "w", newline="") as stream:
@@ -159,6 +143,21 @@ def write_report(output_dir: Path, rows: list[Row], settings: dict[str, Any]) ->
             writer.writerow(header)
             writer.writerows(table)
 
-    atomic_write(output_dir / "report.csv", write_csv)
-    payload = {"settings": settings, "rows": [asdict(r) for r in rows]}
-    atomic_write(output_dir / "report.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=2)))
+    atomic_write(output_dir / f"{stem}.csv", write_csv)
+    atomic_write(output_dir / f"{stem}.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=2)))
+
+
+def write_report(output_dir: Path, rows: list[Row], settings: dict[str, Any]) -> None:
+    """The color report's tables."""
+    header = ["experiment", "method", "plugin", "KL R", "KL G", "KL B", "SSIM", "seconds", "peak MB", "error"]
+    table = [
+        [r.experiment, r.method, r.plugin, *(format_cell(r.kl.get(c)) for c in CHANNELS),
+         format_cell(r.ssim), format_cell(r.seconds, 3), format_cell(r.peak_mb, 1), r.error or ""]
+        for r in rows
+    ]
+    note = (f"Settings: {json.dumps(settings)}. Standalone: astronaut's colors onto coffee, "
+            "KL(reference‖output). After style transfer: KL(content‖output). KL per channel of "
+            "Gaussian KDEs (Scott's bandwidth, 256-point grid on [0, 1], floor 1e-10); SSIM of luminance. "
+            "Density plots: `plots/<experiment>-<method>.png`.")
+    write_tables(output_dir, "report", "Color transfer report", note, header, table,
+                 {"settings": settings, "rows": [asdict(r) for r in rows]})

@@ -130,3 +130,18 @@ def test_random_multiscale_is_seeded_and_weight_free():
     assert all(torch.equal(fa[k], fb[k]) for k in fa)
     assert not torch.equal(fa["scale1"], fc["scale1"])
     assert [fa[k].shape[-1] for k in a.style_layers] == [40, 20, 10, 5, 3]
+
+
+def test_checkpointing_gives_the_same_features_and_gradients():
+    net = create_backbone("vgg16", weights="random")
+    layers = ["relu1_1", "relu2_1", "relu3_1"]
+    image = torch.rand(1, 3, 40, 40)
+    grads = []
+    for flag in (False, True):
+        net.checkpointing = flag
+        x = image.clone().requires_grad_(True)
+        features = net(x, layers)
+        sum(f.square().mean() for f in features.values()).backward()
+        grads.append((features, x.grad))
+    assert all(torch.allclose(grads[0][0][k], grads[1][0][k]) for k in layers)
+    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-6)

@@ -130,3 +130,12 @@ def test_plugins_added_and_removed_at_run_time(fresh_host):
     assert "shift" in fresh_host.entries("color_transfers")
     fresh_host.remove_plugin("inline")
     assert "shift" not in fresh_host.entries("color_transfers")
+
+
+def test_top_level_entry_points_load_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, nst_engine; assert 'torch' not in sys.modules; "
+            "assert callable(nst_engine.stylize) and callable(nst_engine.color_transfer) and callable(nst_engine.evaluate)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -46,3 +46,17 @@ def test_report_covers_every_transfer_in_both_experiments(fresh_host, tmp_path, 
     assert "| standalone | histogram |" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "plots" / "standalone-invert.png").stat().st_size > 1000
     assert not (tmp_path / "plots" / "standalone-broken.png").exists()
+
+
+def test_nst_report_compares_the_three_methods_with_the_backbone_named(tmp_path, capsys):
+    try:
+        main(["report", "--nst", "-o", str(tmp_path), "--nst-size", "32", "--nst-size", "48", "--steps", "2", "-q"])
+    except SystemExit as done:
+        assert done.code == 0
+    rows = list(csv.DictReader(open(tmp_path / "nst-report.csv")))
+    assert [(r["method"], r["size"]) for r in rows] == [
+        (m, s) for s in ("32²", "48²") for m in ("gatys", "dynamic-weighting", "multi-scale-loss")]
+    assert all(r["backbone"] == "random-multiscale" for r in rows)
+    assert all(0 < float(r["SSIM (content)"]) <= 1 and float(r["Gram distance (style)"]) > 0 for r in rows)
+    assert all(float(r["seconds"]) > 0 for r in rows)
+    assert "Style transfer report" in (tmp_path / "nst-report.md").read_text()

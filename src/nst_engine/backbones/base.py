@@ -7,6 +7,7 @@ from typing import Collection, Iterable
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 __all__ = ["Backbone", "SequentialBackbone"]
 
@@ -61,26 +62,42 @@ class SequentialBackbone(Backbone):
         self.layer_names = tuple(body)
         self.register_buffer("mean", torch.tensor(list(mean)).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(list(std)).view(1, -1, 1, 1))
+        #: Recompute the activations between requested layers in backward instead of storing
+        #: them: ~40% less memory for ~30% more time per step (see docs/performance.md).
+        self.checkpointing = False
 
     def forward(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
-        wanted = set(self.check_layers(layers))
+        wanted = self.check_layers(layers)
         if not wanted:
             return {}
         x = (image - self.mean) / self.std
         out: dict[str, torch.Tensor] = {}
+        segment: list[tuple[nn.Module, bool]] = []
         kept, previous = False, None
         for name, module in self.body.named_children():
             # A ReLU after a convolution may overwrite the convolution's output (its backward
             # does not need it) unless that output was handed out as a feature: in place saves
             # an activation copy per layer, as torchvision's own VGG does.
             in_place = isinstance(module, nn.ReLU) and isinstance(previous, nn.Conv2d) and not kept
-            x = torch.relu_(x) if in_place else module(x)
+            segment.append((module, in_place))
             kept, previous = name in wanted, module
             if kept:
-                out[name] = x
+                x = self._run_segment(segment, x)
+                out[name], segment = x, []
                 if len(out) == len(wanted):
                     break
         return out
+
+    def _run_segment(self, segment: list[tuple[nn.Module, bool]], x: torch.Tensor) -> torch.Tensor:
+        def run(x: torch.Tensor) -> torch.Tensor:
+            for module, in_place in segment:
+                x = torch.relu_(x) if in_place else module(x)
+            return x
+
+        if self.checkpointing and torch.is_grad_enabled() and x.requires_grad and len(segment) > 1:
+            # Keep only the requested activations; recompute the rest during backward.
+            return checkpoint(run, x, use_reentrant=False)
+        return run(x)
 
     def truncate(self, layers: Iterable[str]) -> "SequentialBackbone":
         deepest = self.check_layers(layers)[-1]

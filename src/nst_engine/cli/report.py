@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..nst_report import nst_report
 from ..report import color_report
 
 __all__ = ["report_command"]
@@ -18,10 +19,22 @@ __all__ = ["report_command"]
 @click.option("--method", "methods", multiple=True, help="Only these transfers (default: all registered).")
 @click.option("--backbone", default="random-multiscale", show_default=True, help="Backbone of the style transfer.")
 @click.option("--steps", default=100, show_default=True, type=click.IntRange(min=0), help="Style transfer iterations.")
+@click.option("--nst", "nst", is_flag=True,
+              help="Instead: compare plain Gatys, dynamic weighting and the multi-scale loss (seed 002's table).")
+@click.option("--nst-size", "nst_sizes", multiple=True, type=click.IntRange(min=16),
+              help="Sizes for --nst (default: 256 and 1024).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def report_command(output_dir, size, methods, backbone, steps, quiet) -> None:
-    """Run every color transfer (plugins included) standalone and after a style transfer."""
+def report_command(output_dir, size, methods, backbone, steps, nst, nst_sizes, quiet) -> None:
+    """Run every color transfer (plugins included) standalone and after a style transfer.
+
+    With --nst, write seed 002's table instead: SSIM, Gram distance, runtime and peak memory
+    of plain Gatys, dynamic weighting and the multi-scale loss.
+    """
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    if nst:
+        rows = nst_report(output_dir, sizes=nst_sizes or (256, 1024), backbone=backbone, steps=steps, progress=say)
+        say(f"wrote {output_dir}/nst-report.md ({len(rows)} rows)")
+        return
     rows = color_report(output_dir, size=size, methods=list(methods) or None, backbone=backbone,
                         steps=steps, progress=say)
     failed = [row for row in rows if row.error]
