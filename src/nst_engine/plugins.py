@@ -144,11 +144,14 @@ class PluginHost:
             return record
         try:
             self.pm.register(plugin, name=name)
+        except Exception as exc:  # e.g. a hook implementation whose arguments the spec lacks
+            self._fail(name, version, f"invalid hook implementation: {str(exc).splitlines()[0]}")
+            return record
+        try:
             self.pm.check_pending()
-        except Exception as exc:
-            if self.pm.is_registered(plugin):
-                self.pm.unregister(plugin)
-            self._fail(name, version, f"invalid hook implementation: {exc}")
+        except Exception as exc:  # an implementation of a hook that does not exist
+            self.pm.unregister(plugin)
+            self._fail(name, version, f"invalid hook implementation: {str(exc).splitlines()[0]}")
             return record
         record.hooks = [h.name for h in self.pm.get_hookcallers(plugin) or []]
         self._entries = None
@@ -226,7 +229,7 @@ class PluginHost:
             try:
                 impl.function(cli=cli)
             except Exception as exc:
-                self.records[impl.plugin_name].errors.append(f"register_commands raised {exc!r}")
+                self.records[impl.plugin_name].errors.append(f"register_commands raised {type(exc).__name__}: {exc}")
 
     def plugins(self) -> list[dict]:
         """Every plugin with its version, hooks, what it provides and its errors."""

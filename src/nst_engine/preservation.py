@@ -22,6 +22,7 @@ from skimage.transform import resize
 from .catalog import get_entry
 from .color.spaces import rgb_to_yiq, yiq_to_rgb
 from .errors import OptionError
+from .transfers import call_color_transfer
 
 __all__ = ["ColorPreservation", "parse_color_mode"]
 
@@ -63,7 +64,7 @@ class ColorPreservation:
         if name is not None:
             entry = get_entry("color_transfers", name)
             bound = entry.bind(dict(self.options))
-            self._transfer = lambda source, reference: entry.factory(source, reference, **bound)
+            self._transfer = lambda source, reference: call_color_transfer(entry, source, reference, bound)
             self.plugin = {"name": name, "plugin": entry.plugin, "version": entry.plugin_version, "options": bound}
         elif self.options:
             raise OptionError(f"color options were given but color={self.mode!r} takes none")

@@ -169,7 +169,7 @@ def test_a_plugin_whose_command_hook_raises_is_reported(install_plugin, capsys):
     code, out, _ = run(["plugins"], capsys)
     assert code == 0
     record = next(p for p in json.loads(out) if p["name"] == "nst-hello")
-    assert record["errors"] == ["register_commands raised ValueError('no')"]
+    assert record["errors"] == ["register_commands raised ValueError: no"]
 
 
 def test_color_and_evaluate_commands(image_files, tmp_path, capsys):

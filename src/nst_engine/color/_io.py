@@ -50,11 +50,16 @@ class Pair:
         ``H×W`` bool: the source pixels whose statistics count, or None for all.
     reference
         ``M×3`` float32 in [0, 1]: the reference pixels whose statistics count.
+    scratch
+        ``H·W×3`` float32 working memory, or None: the output's own buffer, so a core that
+        returns a :data:`PixelMap` may keep per-pixel data there as long as each block is
+        read before it is handed back (its pages are then touched once, not twice).
     """
 
     source: np.ndarray
     select: np.ndarray | None
     reference: np.ndarray
+    scratch: np.ndarray | None = None
 
     def select_flat(self) -> np.ndarray | None:
         """``select`` as a flat ``H·W`` bool array (None for all pixels)."""
@@ -89,8 +94,11 @@ def recolor(
     ref_pixels = ref.rgb.reshape(-1, 3)
     if ref_select is not None:
         ref_pixels = ref_pixels[ref_select.ravel()]
-    result = core(Pair(src.rgb, select, ref_pixels))
-    return _restore(result, src)
+    out = np.empty(src.shape, dtype=src.dtype)
+    plain = out.dtype == np.float32 and out.shape == src.rgb.shape
+    scratch = out.reshape(-1, 3) if plain else None
+    result = core(Pair(src.rgb, select, ref_pixels, scratch))
+    return _restore(result, src, out)
 
 
 def _load(image: np.ndarray, name: str) -> _Image:
@@ -167,13 +175,14 @@ def _selection(mask: np.ndarray | None, image: _Image, name: str) -> np.ndarray 
     return select
 
 
-def _restore(result: np.ndarray | PixelMap, src: _Image) -> np.ndarray:
-    """Clip, reduce gray, convert to the source dtype and re-attach alpha, a block of rows
-    at a time: no full-size temporaries, and a pixel map runs on cache-sized blocks."""
+def _restore(result: np.ndarray | PixelMap, src: _Image, out: np.ndarray) -> np.ndarray:
+    """Clip, reduce gray, convert to the source dtype and re-attach alpha into ``out``, a
+    block of rows at a time: no full-size temporaries, and a pixel map runs on cache-sized
+    blocks."""
     height, width, _ = src.rgb.shape
     channels = src.shape[-1] if len(src.shape) == 3 else 1
     color = channels - (src.alpha is not None)
-    out = np.empty((height, width, channels), dtype=src.dtype)
+    out = out.reshape(height, width, channels)
     if src.alpha is not None:
         out[..., -1] = src.alpha
     if not callable(result) and np.shape(result) != src.rgb.shape:

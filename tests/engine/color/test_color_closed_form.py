@@ -127,3 +127,14 @@ def test_idt_converges_to_reference_marginals(source, reference):
     np.testing.assert_allclose(
         np.quantile(_pixels(out), q, axis=0), np.quantile(_pixels(reference), q, axis=0), atol=0.01
     )
+
+
+@pytest.mark.parametrize("fn", [color.reinhard, color.mkl], ids=["reinhard", "mkl"])
+def test_large_references_give_statistics_from_a_sample(fn, monkeypatch, source, reference):
+    from nst_engine.color import _affine
+
+    exact = fn(source, reference)
+    monkeypatch.setattr(_affine, "REFERENCE_SAMPLES", reference.shape[0] * reference.shape[1] // 4)
+    sampled = fn(source, reference)
+    assert 0 < np.abs(sampled - exact).max() < 0.02
+    np.testing.assert_array_equal(sampled, fn(source, reference))  # the sample is seeded

@@ -218,6 +218,7 @@ def test_bad_images_raise(image, match, source):
         ("reinhard", {"space": "hsv"}, "space"),
         ("idt", {"iterations": 0}, "iterations"),
         ("idt", {"bins": 2}, "bins"),
+        ("idt", {"seed": -1}, "seed"),
         ("luminance", {"match": "median"}, "match"),
     ],
 )
