@@ -1,0 +1,244 @@
+"""Option forms generated from a registry entry's signature: a plugin's UI for free.
+
+A registered callable's keyword-only, typed options (``nst_engine.options.Option``) become
+widgets: a ``Literal`` or ``choices`` a combo box, ``bool`` a check box, a plain ``int`` a
+spin box with its ``Annotated`` bounds, anything else (floats, optional values, tuples) a
+line edit whose text :meth:`nst_engine.registry.Entry.bind` parses and validates. Text
+keeps floats such as ``1e-6`` or ``1e4`` exact, which a spin box with fixed decimals cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, SpinBox, Widget
+
+from nst_engine import get_entry
+from nst_engine.errors import OptionError, UnknownEntryError
+from nst_engine.options import Option
+from nst_engine.pipeline import DEFAULT_LOSSES
+from nst_engine.registry import Entry
+
+__all__ = ["option_widget", "EntryForm", "EntryPicker", "LossWeights", "format_value"]
+
+_INT_MIN, _INT_MAX = -(2**31) + 1, 2**31 - 1
+
+
+def format_value(value: Any) -> str:
+    """An option value as the text a line edit shows (and ``Entry.bind`` parses back)."""
+    if value is None:
+        return ""
+    if isinstance(value, (tuple, list)):
+        return ", ".join(format_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _tooltip(option: Option) -> str:
+    parts = [option.help] if option.help else []
+    if option.minimum is not None or option.maximum is not None:
+        low = "" if option.minimum is None else f"{option.minimum:g}"
+        high = "" if option.maximum is None else f"{option.maximum:g}"
+        parts.append(f"range [{low}, {high}]")
+    if option.sequence:
+        parts.append("comma-separated")
+    if option.optional:
+        parts.append("empty: default")
+    return "; ".join(parts)
+
+
+def option_widget(option: Option) -> Widget:
+    """One widget for ``option``, named after it, holding its default."""
+    common = {"name": option.name, "label": option.name, "tooltip": _tooltip(option) or None}
+    if option.choices is not None and not option.sequence:
+        fallback = None if option.optional else option.choices[0]
+        value = option.default if option.default in option.choices else fallback
+        return ComboBox(choices=list(option.choices), value=value, nullable=option.optional, **common)
+    if option.kind is bool and not option.sequence and not option.optional:
+        return CheckBox(value=bool(option.default), **common)
+    if option.kind is int and not option.sequence and not option.optional:
+        low = _INT_MIN if option.minimum is None else int(option.minimum)
+        high = _INT_MAX if option.maximum is None else int(option.maximum)
+        return SpinBox(value=int(option.default), min=low, max=high, **common)
+    return LineEdit(value=format_value(option.default), **common)
+
+
+class EntryForm(Container):
+    """The options of one registry entry; :meth:`options` returns them validated."""
+
+    def __init__(self, entry: Entry) -> None:
+        widgets = [option_widget(o) for o in entry.options]
+        if not widgets:
+            widgets = [Label(value="(no options)")]
+        super().__init__(widgets=widgets, labels=True)
+        self._entry = entry
+        self.margins = (0, 0, 0, 0)
+
+    @property
+    def entry(self) -> Entry:
+        return self._entry
+
+    def values(self) -> dict[str, Any]:
+        """The raw values: widget values, or text for ``Entry.bind`` to parse ('' = None)."""
+        out: dict[str, Any] = {}
+        for option in self._entry.options:
+            value = self[option.name].value
+            if isinstance(value, str) and isinstance(self[option.name], LineEdit):
+                text = value.strip()
+                if option.optional and not text:
+                    value = None
+                elif option.sequence and not text:
+                    value = ()
+                else:
+                    value = text
+            out[option.name] = value
+        return out
+
+    def options(self) -> dict[str, Any]:
+        """Validated options; raises ``OptionError`` naming the entry and the option."""
+        return self._entry.bind(self.values())
+
+
+class EntryPicker:
+    """A registry choice and, under it, the options form of the chosen entry.
+
+    Not a container of its own: :attr:`widgets` (the combo box and the form holder) go
+    straight into the parent form, so the labels line up. Choices come from the registry
+    each time napari resets them, so a plugin installed while napari runs shows up; each
+    entry's form is built once and keeps its values.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        label: str,
+        names: Callable[[], list[str]],
+        value: str | None = None,
+        name: str | None = None,
+        form_label: str | None = None,
+    ) -> None:
+        self._kind = kind
+        self._names = names
+        self._forms: dict[str, EntryForm] = {}
+        name = name or kind
+        self.choice = ComboBox(name=name, label=label, choices=self._choices)
+        self.holder = Container(name=f"{name}_options", label=form_label or f"{label} options", labels=False)
+        self.holder.margins = (0, 0, 0, 0)
+        if value is not None and value in self.choice.choices:
+            self.choice.value = value
+        self.choice.changed.connect(self._show)
+        self._show()
+
+    @property
+    def widgets(self) -> list[Widget]:
+        """The widgets to put in the parent form: the choice, then the options form."""
+        return [self.choice, self.holder]
+
+    def _choices(self, *_: Any) -> list[str]:
+        return list(self._names())
+
+    @property
+    def value(self) -> str | None:
+        """The chosen entry's name."""
+        return self.choice.value
+
+    @value.setter
+    def value(self, name: str) -> None:
+        self.choice.value = name
+
+    def form(self, name: str | None = None) -> EntryForm | None:
+        """The form of ``name`` (default: the chosen entry), built on first use."""
+        name = self.choice.value if name is None else name
+        if name is None:
+            return None
+        if name not in self._forms:
+            try:
+                entry = get_entry(self._kind, name)
+            except UnknownEntryError:
+                return None
+            form = EntryForm(entry)
+            form.visible = False
+            self._forms[name] = form
+            self.holder.append(form)
+        return self._forms[name]
+
+    def opened(self) -> list[str]:
+        """Names whose forms exist (were shown at least once)."""
+        return list(self._forms)
+
+    def _show(self, *_: Any) -> None:
+        current = self.form()
+        for form in self._forms.values():
+            form.visible = form is current
+
+    def options(self, name: str | None = None) -> dict[str, Any]:
+        """Validated options of ``name`` (default: the chosen entry)."""
+        form = self.form(name)
+        return {} if form is None else form.options()
+
+
+class LossWeights(Container):
+    """A weight per registered loss (0 switches it off), preset to ``DEFAULT_LOSSES``.
+
+    Each row says the loss's role (content, style, image); a picker under the rows shows
+    the options of one loss at a time, which keeps a long list of losses tidy.
+    """
+
+    def __init__(self, names: list[str], preset: dict[str, float] | None = None) -> None:
+        preset = dict(DEFAULT_LOSSES if preset is None else preset)
+        self._names = list(names)
+        rows = [
+            LineEdit(
+                name=f"weight_{name}",
+                label=f"{name} ({_role(name)})",
+                value=format_value(float(preset.get(name, 0.0))),
+                tooltip=f"weight of the {name!r} loss; 0 switches it off",
+            )
+            for name in self._names
+        ]
+        in_use = next((n for n in self._names if preset.get(n)), None)
+        self._picker = EntryPicker(
+            "losses", label="options of", names=lambda: self._names, name="loss", value=in_use,
+            form_label="loss options",
+        )
+        super().__init__(widgets=[*rows, *self._picker.widgets], labels=True)
+
+    @property
+    def picker(self) -> EntryPicker:
+        return self._picker
+
+    def set_weights(self, weights: dict[str, float]) -> None:
+        """Set every row: ``weights`` where given, 0 elsewhere."""
+        for name in self._names:
+            self[f"weight_{name}"].value = format_value(float(weights.get(name, 0.0)))
+
+    def weights(self) -> dict[str, float]:
+        """Nonzero weights by loss name; raises ``OptionError`` on text that is not a weight."""
+        out = {}
+        for name in self._names:
+            text = self[f"weight_{name}"].value.strip() or "0"
+            try:
+                weight = float(text)
+            except ValueError:
+                raise OptionError(f"the weight of loss {name!r} must be a number >= 0, not {text!r}") from None
+            if not weight >= 0:
+                raise OptionError(f"the weight of loss {name!r} must be >= 0; got {text}")
+            if weight:
+                out[name] = weight
+        if not out:
+            raise OptionError("every loss weight is 0: give at least one loss a weight, e.g. content 1 and gram 1e4")
+        return out
+
+    def loss_options(self, weights: dict[str, float]) -> dict[str, dict[str, Any]]:
+        """Validated options of the losses in use whose forms were opened (others: defaults)."""
+        return {name: self._picker.options(name) for name in self._picker.opened() if name in weights}
+
+
+def _role(name: str) -> str:
+    try:
+        return str(getattr(get_entry("losses", name).factory, "role", "image"))
+    except UnknownEntryError:
+        return "?"

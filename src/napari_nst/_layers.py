@@ -1,0 +1,172 @@
+"""Layer <-> array conversion: what the engine sees of a napari layer, and how results come back.
+
+The engine takes single images in [0, 1] (unsigned integers by their dtype's range). A napari
+layer may be a stack, may be float outside [0, 1] or a wide integer shown through contrast
+limits; we hand the engine what the user *sees*: ``uint8``, ``bool`` and floats already in
+[0, 1] pass as they are, anything else is rescaled linearly from the layer's contrast
+limits to [0, 1] and clipped. Results come back as new layers that cover the same world
+extent as their input. Nothing here writes to an input layer or its data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "leading_axes",
+    "is_stack",
+    "layer_data",
+    "current_index",
+    "plane_indices",
+    "plane_of",
+    "needs_rescale",
+    "to_unit",
+    "scaling_note",
+    "output_hw",
+    "output_geometry",
+    "result_kwargs",
+]
+
+
+def leading_axes(layer: Any) -> int:
+    """How many axes come before the image plane (time, z, ...): ``layer.ndim`` minus 2."""
+    return max(0, int(layer.ndim) - 2)
+
+
+def is_stack(layer: Any) -> bool:
+    """Whether the layer holds more than one plane (a time or z stack, gray or RGB)."""
+    lead = leading_axes(layer)
+    return lead > 0 and int(np.prod(np.shape(layer_data(layer))[:lead])) > 1
+
+
+def layer_data(layer: Any) -> Any:
+    """The layer's full-resolution data (level 0 of a multiscale layer), not copied."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
+def current_index(layer: Any, viewer: Any) -> tuple[int, ...]:
+    """Index of the plane the viewer shows, in the layer's own leading axes.
+
+    Goes through world coordinates, so a layer with its own scale or translate (or fewer
+    axes than the viewer) still gives the plane under the dims sliders.
+    """
+    lead = leading_axes(layer)
+    if not lead:
+        return ()
+    position = np.asarray(layer.world_to_data(viewer.dims.point), dtype=float)[:lead]
+    shape = np.shape(layer_data(layer))[:lead]
+    return tuple(int(np.clip(round(p), 0, n - 1)) for p, n in zip(position, shape, strict=True))
+
+
+def plane_indices(layer: Any) -> Iterator[tuple[int, ...]]:
+    """Every plane index of the layer, in C order (the order ``All planes`` warm-starts in)."""
+    return np.ndindex(*np.shape(layer_data(layer))[: leading_axes(layer)])
+
+
+def plane_of(data: Any, index: tuple[int, ...]) -> np.ndarray:
+    """One plane as a numpy array (reads a dask or zarr plane too); the caller must not write."""
+    return np.asarray(data[index] if index else data)
+
+
+def needs_rescale(dtype: np.dtype, lo: float, hi: float) -> bool:
+    """Whether data of ``dtype`` with values in [lo, hi] must go through the contrast limits."""
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8 or dtype.kind == "b":
+        return False
+    if np.issubdtype(dtype, np.floating):
+        return lo < 0.0 or hi > 1.0
+    return True
+
+
+def to_unit(image: np.ndarray, contrast_limits: tuple[float, float]) -> np.ndarray:
+    """``image`` as the engine should see it: unchanged, or a new float32 array in [0, 1].
+
+    Floats are checked for their actual range (a float layer in [0, 1] is taken as is); a
+    rescaled image maps the contrast limits to 0 and 1, as napari displays it. NaN stays NaN
+    so that the engine reports it with its fix.
+    """
+    image = np.asarray(image)
+    if image.size == 0 or image.dtype == np.uint8 or image.dtype == bool:
+        return image
+    if np.issubdtype(image.dtype, np.floating):
+        finite = image[np.isfinite(image)]
+        if not finite.size or not needs_rescale(image.dtype, float(finite.min()), float(finite.max())):
+            return image
+    low, high = (float(v) for v in contrast_limits)
+    span = high - low if high > low else 1.0
+    with np.errstate(invalid="ignore"):
+        return np.clip((image.astype(np.float32) - np.float32(low)) / np.float32(span), 0.0, 1.0)
+
+
+def scaling_note(layer: Any, image: np.ndarray) -> str:
+    """How :func:`to_unit` treated ``image`` of ``layer``, for the provenance."""
+    converted = to_unit(image, layer.contrast_limits)
+    if converted is image:
+        return f"as is ({image.dtype})"
+    low, high = (float(v) for v in layer.contrast_limits)
+    return f"rescaled from contrast limits [{low:g}, {high:g}] ({image.dtype})"
+
+
+def output_hw(shape: tuple[int, ...], size: int | None) -> tuple[int, int]:
+    """Height and width of a result whose longer side is ``size`` (None or 0: unchanged).
+
+    The same rule as :func:`nst_engine.images.resize_max_side`, so the result layer can be
+    made at its final shape before the first preview arrives.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    if not size:
+        return h, w
+    scale = size / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def output_geometry(
+    layer: Any, source_hw: tuple[int, int], result_hw: tuple[int, int], *, leading: bool
+) -> dict[str, tuple[float, ...]]:
+    """``scale`` and ``translate`` that lay a resized result exactly over ``layer``.
+
+    A result ``f`` times coarser than its input gets ``f`` times the layer's pixel size, and
+    its first pixel centre moves by ``(f - 1) / 2`` input pixels; with no resizing both equal
+    the layer's own. ``leading`` keeps the stack axes (a result with every plane).
+    """
+    scale = np.asarray(layer.scale, dtype=float)
+    translate = np.asarray(layer.translate, dtype=float)
+    factor = np.asarray(source_hw, dtype=float) / np.asarray(result_hw, dtype=float)
+    plane_scale = scale[-2:] * factor
+    plane_translate = translate[-2:] + scale[-2:] * (factor - 1.0) / 2.0
+    if leading:
+        plane_scale = np.concatenate([scale[:-2], plane_scale])
+        plane_translate = np.concatenate([translate[:-2], plane_translate])
+    return {"scale": tuple(plane_scale.tolist()), "translate": tuple(plane_translate.tolist())}
+
+
+def result_kwargs(
+    layer: Any,
+    data: np.ndarray,
+    *,
+    name: str,
+    metadata: dict,
+    source_hw: tuple[int, int],
+    leading: bool,
+    rgb: bool,
+) -> dict[str, Any]:
+    """``viewer.add_image`` keyword arguments of a result made from ``layer``.
+
+    ``rgb`` and ``contrast_limits`` are explicit: napari guesses ``rgb`` only above 30 px a
+    side, and float results are in [0, 1] whatever the input's range was.
+    """
+    hw = tuple(data.shape[-3:-1] if rgb else data.shape[-2:])
+    limits = (0, 255) if data.dtype == np.uint8 else (0.0, 1.0)
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "rgb": rgb,
+        "contrast_limits": limits,
+        "metadata": metadata,
+        **output_geometry(layer, source_hw, hw, leading=leading),
+    }
+    if not rgb:
+        kwargs["colormap"] = layer.colormap.name
+    return kwargs

@@ -1,0 +1,211 @@
+"""Worker-side bodies of the Color Transfer and Evaluate widgets: engine calls, no Qt, no layers.
+
+The numbers come from :mod:`nst_engine.metrics`: color fidelity is the per-channel
+``KL(reference ‖ result)`` of kernel density estimates (the seed paper's measure), structure
+is SSIM of the luminance, style closeness is the Gram distance (when the engine has it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nst_engine import create_color_transfer, get_entry
+from nst_engine import metrics as _metrics
+from nst_engine.errors import NstError
+from nst_engine.images import resize_to, split_image
+from nst_engine.metrics import kde_on_grid, kl_divergence, ssim
+
+from ._layers import plane_of, to_unit
+from ._workers import RunFailed, failure_message
+
+__all__ = [
+    "ColorJob",
+    "ColorOutcome",
+    "color_job",
+    "Candidate",
+    "EvaluationRow",
+    "Evaluation",
+    "evaluate",
+    "gram_distance_available",
+    "GRAM_UNAVAILABLE",
+]
+
+GRAM_UNAVAILABLE = "n/a: this nst_engine has no metrics.gram_distance; update napari-nst"
+
+
+def gram_distance_available() -> bool:
+    """Whether the engine provides ``nst_engine.metrics.gram_distance``."""
+    return callable(getattr(_metrics, "gram_distance", None))
+
+
+@dataclass(frozen=True)
+class ColorJob:
+    """Source planes, a reference plane and the methods to run, captured on the main thread."""
+
+    source: Any
+    source_limits: tuple[float, float]
+    reference: np.ndarray
+    indices: tuple[tuple[int, ...], ...]
+    stack_shape: tuple[int, ...]
+    metric_index: tuple[int, ...]
+    methods: tuple[tuple[str, dict], ...]
+    measure: bool = False
+
+
+@dataclass(frozen=True)
+class ColorOutcome:
+    """One method's result, how long it took and, if measured, its figures."""
+
+    method: str
+    options: dict
+    plugin: str
+    plugin_version: str | None
+    image: np.ndarray = field(repr=False)
+    seconds: float
+    kl: dict[str, float] | None = None
+    ssim: float | None = None
+
+    def provenance(self) -> dict:
+        """What ``metadata["nst"]`` records of this result."""
+        out = {
+            "kind": "color_transfer",
+            "method": self.method,
+            "options": self.options,
+            "plugin": self.plugin,
+            "version": self.plugin_version,
+            "seconds": round(self.seconds, 4),
+        }
+        if self.kl is not None:
+            out["kl_reference_result"] = self.kl
+        if self.ssim is not None:
+            out["ssim_source_result"] = self.ssim
+        return out
+
+
+def color_job(job: ColorJob) -> Generator[ColorOutcome, Any, list[ColorOutcome]]:
+    """Run each method of ``job`` on every chosen plane; yields each outcome as it is ready."""
+    try:
+        outcomes = []
+        for name, options in job.methods:
+            outcome = _transfer(job, name, options)
+            outcomes.append(outcome)
+            yield outcome
+        return outcomes
+    except Exception as exc:
+        raise RunFailed(failure_message("Color transfer", exc)) from exc
+
+
+def _transfer(job: ColorJob, name: str, options: dict) -> ColorOutcome:
+    entry = get_entry("color_transfers", name)
+    transfer = create_color_transfer(name, **options)
+    planes = {index: to_unit(plane_of(job.source, index), job.source_limits) for index in job.indices}
+    started = time.perf_counter()
+    results = {index: np.asarray(transfer(plane, job.reference)) for index, plane in planes.items()}
+    seconds = time.perf_counter() - started
+    if job.stack_shape:
+        first = next(iter(results.values()))
+        image = np.zeros(job.stack_shape + first.shape, first.dtype)
+        for index, result in results.items():
+            image[index] = result
+    else:
+        image = results[()]
+    kl = score = None
+    if job.measure and job.metric_index in results:
+        result = results[job.metric_index]
+        kl = kl_divergence(job.reference, result).as_dict()
+        score = ssim(planes[job.metric_index], result)
+    return ColorOutcome(name, dict(options), entry.plugin, entry.plugin_version, image, seconds, kl, score)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A layer's plane to evaluate, by name."""
+
+    name: str
+    image: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EvaluationRow:
+    """The figures of one candidate; ``notes`` says why a figure is missing or approximate."""
+
+    name: str
+    kl: dict[str, float] | None
+    ssim: float | None
+    gram: float | None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Rows for the table and channel densities (name -> channel -> density) for the plot."""
+
+    rows: list[EvaluationRow]
+    densities: dict[str, dict[str, np.ndarray]]
+    grid: int
+
+
+def channel_densities(image: np.ndarray, *, grid: int = 256) -> dict[str, np.ndarray]:
+    """Per-channel KDE on [0, 1] (the estimator behind the KL figures), gray as one channel."""
+    array = np.asarray(image)
+    rgb, alpha = split_image(array)
+    keep = None if alpha is None or not (alpha > 0).any() else alpha > 0
+    pixels = rgb.reshape(-1, 3) if keep is None else rgb[keep]
+    gray = array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (1, 2))
+    names = ("gray",) if gray else ("R", "G", "B")
+    return {n: kde_on_grid(pixels[:, c], grid=grid)[0] for c, n in enumerate(names)}
+
+
+def evaluate(
+    candidates: list[Candidate],
+    *,
+    colors: np.ndarray | None,
+    structure: np.ndarray | None,
+    style: np.ndarray | None,
+    backbone: str,
+    grid: int = 256,
+) -> Evaluation:
+    """KL against ``colors``, SSIM against ``structure`` and Gram distance against ``style``."""
+    try:
+        rows = [_row(c, colors, structure, style, backbone) for c in candidates]
+        densities = {}
+        if colors is not None:
+            densities["reference colors"] = channel_densities(colors, grid=grid)
+        for c in candidates:
+            densities[c.name] = channel_densities(c.image, grid=grid)
+        return Evaluation(rows, densities, grid)
+    except Exception as exc:
+        raise RunFailed(failure_message("Evaluation", exc)) from exc
+
+
+def _row(
+    candidate: Candidate,
+    colors: np.ndarray | None,
+    structure: np.ndarray | None,
+    style: np.ndarray | None,
+    backbone: str,
+) -> EvaluationRow:
+    notes = []
+    kl = kl_divergence(colors, candidate.image).as_dict() if colors is not None else None
+    score = None
+    if structure is not None:
+        image = candidate.image
+        if image.shape[:2] != structure.shape[:2]:
+            image = resize_to(split_image(image)[0], structure.shape[:2])
+            notes.append(f"SSIM after resizing to {structure.shape[0]}×{structure.shape[1]}")
+        score = ssim(structure, image)
+    gram = None
+    if style is not None:
+        if gram_distance_available():
+            try:
+                gram = float(_metrics.gram_distance(candidate.image, style, backbone=backbone))
+            except NstError as exc:
+                notes.append(f"Gram distance: {exc}")
+        else:
+            notes.append(GRAM_UNAVAILABLE)
+    return EvaluationRow(candidate.name, kl, score, gram, tuple(notes))

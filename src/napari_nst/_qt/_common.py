@@ -1,0 +1,94 @@
+"""Pieces every widget shares: layer pickers, plane choices, notifications, plugin warnings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import ComboBox
+from napari.layers import Image
+from napari.utils.notifications import Notification, notification_manager, show_error, show_warning
+
+from nst_engine import get_plugins
+
+from .._layers import current_index, is_stack, layer_data, plane_of, to_unit
+from .._torch_guard import guard_triton
+
+__all__ = [
+    "CURRENT_PLANE",
+    "ALL_PLANES",
+    "image_picker",
+    "plane_picker",
+    "sync_planes",
+    "layer_plane",
+    "notify_error",
+    "notify_failure",
+    "warn_plugin_errors",
+    "engine_ready",
+]
+
+CURRENT_PLANE, ALL_PLANES = "current plane", "all planes"
+
+_warned_plugins: set[str] = set()
+
+
+def image_picker(viewer: Any, *, name: str, label: str, nullable: bool = False, tooltip: str = "") -> ComboBox:
+    """A combo box of the viewer's Image layers, refreshed by ``reset_choices``.
+
+    The choices read ``viewer.layers`` itself (not napari's ancestor lookup), so the picker
+    works in a widget that is not docked yet, and through napari's public-only proxy.
+    """
+
+    def choices(*_: Any) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, Image)]
+
+    return ComboBox(name=name, label=label, choices=choices, nullable=nullable, tooltip=tooltip or None)
+
+
+def plane_picker(*, tooltip: str) -> ComboBox:
+    """``current plane`` or ``all planes`` of a stack; enabled only when the input is a stack."""
+    return ComboBox(name="planes", label="planes", choices=[CURRENT_PLANE, ALL_PLANES], tooltip=tooltip, enabled=False)
+
+
+def sync_planes(planes: ComboBox, layer: Any) -> None:
+    """Enable the plane choice for a stack; a single image always uses its one plane."""
+    stack = layer is not None and is_stack(layer)
+    planes.enabled = stack
+    if not stack:
+        planes.value = CURRENT_PLANE
+
+
+def layer_plane(layer: Any, viewer: Any) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The plane of ``layer`` under the dims sliders, as the engine should see it, and its index."""
+    index = current_index(layer, viewer)
+    return to_unit(plane_of(layer_data(layer), index), layer.contrast_limits), index
+
+
+def notify_error(message: str) -> None:
+    """An error notification (napari shows it in the corner and keeps it in the list)."""
+    show_error(message)
+
+
+def notify_failure(exc: BaseException) -> None:
+    """A worker's failure as an error notification: its message (cause and fix) up front, the
+    traceback behind napari's "View Traceback" button."""
+    notification_manager.dispatch(Notification.from_exception(exc))
+
+
+def engine_ready() -> None:
+    """Call first in a widget's ``__init__``: napari's GL context exists by then, and the engine
+    is about to load its plugins (torchvision, and with it triton); see ``_torch_guard``."""
+    guard_triton()
+    warn_plugin_errors()
+
+
+def warn_plugin_errors(plugins: Callable[[], list[dict]] = get_plugins) -> None:
+    """One warning per nst_engine plugin with errors, once per session: broken plugins are
+    skipped by the engine, and the user should learn why an entry is missing."""
+    for plugin in plugins():
+        name = plugin.get("name", "?")
+        if plugin.get("errors") and name not in _warned_plugins:
+            _warned_plugins.add(name)
+            errors = "; ".join(plugin["errors"][:3]) + (" ..." if len(plugin["errors"]) > 3 else "")
+            show_warning(f"nst_engine plugin {name} has problems and was partly skipped: {errors}")

@@ -1,0 +1,140 @@
+"""What runs in the worker thread of a style transfer: a generator over planes, no Qt, no layers.
+
+The widget hands a :class:`StyleJob` (plain arrays and options, captured on the main thread)
+to napari's generator worker. :func:`stylize_job` drives ``iter_stylize`` once per plane,
+warm-starting each plane from the previous plane's result, and yields a :class:`PlaneEvent`
+per optimizer step whose preview is already resized to the result's shape: the main thread
+only assigns arrays, which keeps its event loop free. ``"stop"`` sent into the worker is
+passed on to the engine, which ends within one step and returns the partial result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nst_engine.errors import NstError
+from nst_engine.images import resize_to
+from nst_engine.pipeline import StepEvent, iter_stylize
+
+from ._layers import plane_of, to_unit
+
+__all__ = ["RunFailed", "StyleJob", "PlaneEvent", "JobResult", "stylize_job", "failure_message"]
+
+
+class RunFailed(Exception):
+    """A worker's failure, with a message that says what went wrong and what to do.
+
+    Deliberately not a ``RuntimeError``: napari's generator worker takes a ``RuntimeError``
+    for a deleted worker and turns it into a warning instead of an error notification.
+    """
+
+
+def failure_message(what: str, exc: BaseException) -> str:
+    """``what`` failed, the cause, and the fix (the engine's errors carry their own fix)."""
+    if isinstance(exc, NstError):
+        return f"{what} failed: {exc}"
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return f"{what} failed: out of memory ({exc}). Lower the size, or use fewer scales or planes"
+    return (
+        f"{what} failed: {type(exc).__name__}: {exc}. The inputs are unchanged; if the options "
+        "look right, please report this with the traceback (View Traceback)"
+    )
+
+
+@dataclass(frozen=True)
+class StyleJob:
+    """Everything a run needs, captured on the main thread so the worker touches no layer."""
+
+    content: Any
+    content_limits: tuple[float, float]
+    style: np.ndarray
+    indices: tuple[tuple[int, ...], ...]
+    stack_shape: tuple[int, ...]
+    out_hw: tuple[int, int]
+    channels: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_stack(self) -> bool:
+        """Whether the result keeps the stack axes (``All planes``)."""
+        return bool(self.stack_shape)
+
+
+@dataclass(frozen=True)
+class PlaneEvent:
+    """One optimizer step of one plane; ``preview`` is at the result's height and width."""
+
+    plane: int
+    planes: int
+    index: tuple[int, ...]
+    step: StepEvent
+    preview: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """The result image (or stack) and its provenance; unprocessed planes of a cancelled stack are 0."""
+
+    image: np.ndarray = field(repr=False)
+    provenance: dict
+    cancelled: bool
+
+
+def _fit(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    return image if tuple(image.shape[:2]) == tuple(hw) else resize_to(image, hw)
+
+
+def stylize_job(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
+    """Run ``job`` plane by plane; failures become :class:`RunFailed` with cause and fix."""
+    try:
+        return (yield from _stylize(job))
+    except Exception as exc:
+        raise RunFailed(failure_message("Style transfer", exc)) from exc
+
+
+def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
+    stack = np.zeros(job.stack_shape + job.out_hw + (job.channels,), np.float32) if job.is_stack else None
+    previous: np.ndarray | None = None
+    planes: list[dict] = []
+    provenance: dict = {}
+    image: np.ndarray | None = None
+    cancelled = False
+    for k, index in enumerate(job.indices):
+        plane = to_unit(plane_of(job.content, index), job.content_limits)
+        events = iter_stylize(plane, job.style, init_image=previous, **job.options)
+        command = None
+        while True:
+            try:
+                event = events.send(command)
+            except StopIteration as done:
+                result = done.value
+                break
+            preview = None if event.preview is None else _fit(event.preview, job.out_hw)
+            command = yield PlaneEvent(k, len(job.indices), index, event, preview)
+        image = _fit(result.image, job.out_hw)
+        previous = result.image
+        provenance = result.provenance
+        planes.append(
+            {
+                "index": list(index),
+                "steps_run": provenance.get("steps_run"),
+                "cancelled": result.cancelled,
+                "total_s": provenance.get("timings", {}).get("total_s"),
+            }
+        )
+        if stack is not None:
+            stack[index][..., : image.shape[-1]] = image[..., : job.channels]
+        if result.cancelled:
+            cancelled = True
+            break
+    provenance = dict(provenance, cancelled=cancelled)
+    if stack is not None:
+        provenance["planes"] = planes
+        provenance["warm_start"] = "each plane starts from the previous plane's result"
+        return JobResult(stack, provenance, cancelled)
+    assert image is not None
+    return JobResult(image, provenance, cancelled)
