@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from nst_engine import create_color_transfer, get_entry
+from nst_engine import get_entry
 from nst_engine import metrics as _metrics
 from nst_engine.errors import NstError
 from nst_engine.images import resize_to, split_image
 from nst_engine.metrics import kde_on_grid, kl_divergence, ssim
+from nst_engine.transfers import call_color_transfer
 
 from ._layers import plane_of, to_unit
 from ._workers import RunFailed, failure_message
@@ -102,10 +103,11 @@ def color_job(job: ColorJob) -> Generator[ColorOutcome, Any, list[ColorOutcome]]
 
 def _transfer(job: ColorJob, name: str, options: dict) -> ColorOutcome:
     entry = get_entry("color_transfers", name)
-    transfer = create_color_transfer(name, **options)
+    bound = entry.bind(options)
     planes = {index: to_unit(plane_of(job.source, index), job.source_limits) for index in job.indices}
     started = time.perf_counter()
-    results = {index: np.asarray(transfer(plane, job.reference)) for index, plane in planes.items()}
+    # The checked call: a third-party transfer that misbehaves is named, never shown as a layer.
+    results = {index: call_color_transfer(entry, plane, job.reference, bound) for index, plane in planes.items()}
     seconds = time.perf_counter() - started
     if job.stack_shape:
         first = next(iter(results.values()))
