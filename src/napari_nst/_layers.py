@@ -28,6 +28,8 @@ __all__ = [
     "output_hw",
     "output_geometry",
     "result_kwargs",
+    "mask_plane",
+    "shapes_to_labels",
 ]
 
 
@@ -170,3 +172,47 @@ def result_kwargs(
     if not rgb:
         kwargs["colormap"] = layer.colormap.name
     return kwargs
+
+
+def shapes_to_labels(shapes: Any, layer: Any, hw: tuple[int, int]) -> np.ndarray:
+    """A Shapes layer rasterised to an ``hw`` label image in ``layer``'s data coordinates.
+
+    Shape ``k`` (in the layer's order) becomes label ``k + 1``; 0 is background, and a later
+    shape covers an earlier one where they overlap. Each vertex goes from the shapes' data
+    coordinates through world coordinates into ``layer``'s, so shapes drawn over a content
+    layer with its own scale or translate land where they were drawn. Of a vertex in a
+    stack, only the last two coordinates (the image plane) are used. ``shapes`` is not
+    modified: a detached copy is rasterised.
+    """
+    from napari.layers import Shapes
+
+    if not len(shapes.data):
+        return np.zeros(hw, np.int32)
+    moved = []
+    for vertices in shapes.data:
+        points = []
+        for vertex in np.asarray(vertices, dtype=float):
+            world = np.asarray(shapes.data_to_world(vertex), dtype=float)
+            points.append(np.asarray(layer.world_to_data(_pad(world, layer.ndim)), dtype=float)[-2:])
+        moved.append(np.asarray(points))
+    detached = Shapes(moved, shape_type=list(shapes.shape_type))
+    return np.asarray(detached.to_labels(labels_shape=tuple(hw)))
+
+
+def _pad(world: np.ndarray, ndim: int) -> np.ndarray:
+    """A world point with exactly ``ndim`` coordinates (leading ones dropped or set to 0)."""
+    if len(world) >= ndim:
+        return world[len(world) - ndim :]
+    return np.concatenate([np.zeros(ndim - len(world)), world])
+
+
+def mask_plane(mask: Any, layer: Any, hw: tuple[int, int], index: tuple[int, ...]) -> np.ndarray:
+    """The mask the engine gets for content ``layer`` (plane height and width ``hw``): a copy.
+
+    A Labels layer gives its plane at ``index`` (the plane under the sliders), as is; a
+    Shapes layer is rasterised with :func:`shapes_to_labels`. Either way an integer label
+    image in content coordinates that the engine resizes to the run's size.
+    """
+    if hasattr(mask, "to_labels"):
+        return shapes_to_labels(mask, layer, hw)
+    return np.array(plane_of(layer_data(mask), index), copy=True)

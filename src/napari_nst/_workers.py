@@ -51,7 +51,7 @@ class StyleJob:
 
     content: Any
     content_limits: tuple[float, float]
-    style: np.ndarray
+    style: np.ndarray | list[np.ndarray]  # a list: several styles (with options' style_weights or mask)
     indices: tuple[tuple[int, ...], ...]
     stack_shape: tuple[int, ...]
     out_hw: tuple[int, int]

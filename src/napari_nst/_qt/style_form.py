@@ -8,11 +8,23 @@ the job is :class:`~napari_nst._qt.style_transfer.StyleTransferWidget`'s part.
 from __future__ import annotations
 
 import inspect
+from functools import partial
 from typing import Any
 
 import napari
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    PushButton,
+    Select,
+    SpinBox,
+)
+from napari.layers import Image, Labels, Shapes
 
 from nst_engine import list_backbones, list_color_transfers, list_losses, list_optimizers
 from nst_engine.errors import OptionError
@@ -21,9 +33,11 @@ from nst_engine.pipeline import iter_stylize
 from .. import __version__
 from .._forms import EntryPicker, LossWeights
 from .._layers import (
+    current_index,
     is_stack,
     layer_data,
     leading_axes,
+    mask_plane,
     output_hw,
     plane_indices,
     plane_of,
@@ -63,6 +77,22 @@ class StyleTransferForm(Container):
             viewer, name="content", label="content", tooltip="the image to stylise; never modified"
         )
         self.style = image_picker(viewer, name="style", label="style", tooltip="the image whose style is transferred")
+        self.extra_styles = Select(
+            name="extra_styles", label="extra styles", choices=partial(_layers_of, viewer, Image), value=[],
+            tooltip="more style Image layers (ctrl/shift-click): blended by the style weights, or with a "
+            "label mask, style i+1 takes label i+1",
+        )
+        self.extra_styles.native.setMaximumHeight(72)
+        self.style_weights = LineEdit(
+            name="style_weights", label="style weights", value="",
+            tooltip="comma-separated relative weights, one per style (main style first); empty: equal",
+        )
+        self.mask = ComboBox(
+            name="mask", label="mask", choices=partial(_layers_of, viewer, (Labels, Shapes)), nullable=True,
+            value=None,
+            tooltip="a Labels or Shapes layer: where style applies (nonzero), or with several styles "
+            "label i = style i (0: content only); never modified",
+        )
         self.planes = plane_picker(
             tooltip="a stack: the plane under the sliders, or every plane, each warm-started from the previous result"
         )
@@ -103,7 +133,8 @@ class StyleTransferForm(Container):
         self.status = Label(name="status", label="", value="")
         super().__init__(
             widgets=[
-                self.content, self.style, self.planes, *self.backbone.widgets, *self.optimizer.widgets, self.losses,
+                self.content, self.style, self.extra_styles, self.style_weights, self.mask, self.planes,
+                *self.backbone.widgets, *self.optimizer.widgets, self.losses,
                 self.steps, self.size, self.scales, self.style_scale, self.init, self.seed, self.device,
                 self.dynamic_weights, self.color, *self.color_transfer.widgets,
                 Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False),
@@ -186,8 +217,21 @@ class StyleTransferForm(Container):
                 "choose a content and a style Image layer (File > Open Sample > Neural Style Transfer has a pair)"
             )
         options = self.engine_options()
-        style_image, style_index = layer_plane(style, self._viewer)
+        order = {id(layer): k for k, layer in enumerate(self.extra_styles.choices)}
+        extras = sorted(self.extra_styles.value, key=lambda layer: order.get(id(layer), len(order)))
+        style_layers = [style, *extras]  # the extra styles in the layer list's order, not the clicks'
+        weights = parse_style_weights(self.style_weights.value, len(style_layers))
+        style_planes = [layer_plane(layer, self._viewer) for layer in style_layers]
+        style_image, style_index = style_planes[0]
         style_raw = plane_of(layer_data(style), style_index)
+        if len(style_layers) > 1 or weights is not None:
+            if not _accepts("style_weights"):
+                raise OptionError(
+                    "this nst_engine's iter_stylize takes one style image; clear the extra styles and "
+                    "style weights, or update nst_engine"
+                )
+            if weights is not None:
+                options["style_weights"] = weights
         data = layer_data(content)
         lead = leading_axes(content)
         all_planes = self.planes.value == ALL_PLANES and is_stack(content)
@@ -198,6 +242,15 @@ class StyleTransferForm(Container):
             indices = (layer_plane(content, self._viewer)[1],)
             stack_shape = ()
         plane_hw = tuple(np.shape(data)[lead : lead + 2])
+        mask_layer = self.mask.value
+        mask_index: tuple[int, ...] = ()
+        if mask_layer is not None:
+            if not _accepts("mask"):
+                raise OptionError("this nst_engine's iter_stylize has no mask; choose no mask, or update nst_engine")
+            mask_index = () if isinstance(mask_layer, Shapes) else current_index(mask_layer, self._viewer)
+            options["mask"] = check_mask(
+                mask_plane(mask_layer, content, plane_hw, mask_index), len(style_layers), mask_layer.name
+            )
         first = plane_of(data, indices[0])
         channels = 4 if content.rgb and np.shape(data)[-1] == 4 else 3
         provenance_info = {
@@ -208,11 +261,17 @@ class StyleTransferForm(Container):
             "content_planes": "all" if all_planes else list(indices[0]),
             "style_plane": list(style_index),
             "input_scaling": {"content": scaling_note(content, first), "style": scaling_note(style, style_raw)},
+            "mask_layer": None if mask_layer is None else mask_layer.name,
         }
+        if len(style_layers) > 1:
+            provenance_info["style_layers"] = [layer.name for layer in style_layers]
+            provenance_info["style_planes"] = [list(index) for _, index in style_planes]
+        if mask_layer is not None:
+            provenance_info["mask_plane"] = "shapes rasterised" if isinstance(mask_layer, Shapes) else list(mask_index)
         job = StyleJob(
             content=data,
             content_limits=tuple(float(v) for v in content.contrast_limits),
-            style=style_image,
+            style=style_image if len(style_planes) == 1 else [image for image, _ in style_planes],
             indices=indices,
             stack_shape=stack_shape,
             out_hw=output_hw(plane_hw, options["size"]),
@@ -220,6 +279,58 @@ class StyleTransferForm(Container):
             options=options,
         )
         return job, {"provenance": provenance_info, "layer": content, "source_hw": plane_hw}
+
+
+def parse_style_weights(text: str, styles: int) -> list[float] | None:
+    """``style weights`` text as ``iter_stylize(style_weights=...)``: None when empty.
+
+    Raises ``OptionError`` naming the problem: a word that is not a number, a negative
+    weight, all zero, or not one weight per style image.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    weights = []
+    for part in text.split(","):
+        try:
+            weight = float(part)
+        except ValueError:
+            raise OptionError(
+                f"style weights: {part.strip()!r} is not a number; give comma-separated numbers such as 3, 1"
+            ) from None
+        if not np.isfinite(weight) or weight < 0:
+            raise OptionError(f"style weights: {part.strip()!r} must be a finite number >= 0")
+        weights.append(weight)
+    if len(weights) != styles:
+        raise OptionError(
+            f"style weights: {len(weights)} weight(s) for {styles} style image(s) (the style and the extra "
+            "styles); give one per style, or leave it empty for equal weights"
+        )
+    if not any(weights):
+        raise OptionError("style weights: all weights are 0; at least one style needs a weight above 0")
+    return weights
+
+
+def check_mask(mask: np.ndarray, styles: int, name: str) -> np.ndarray:
+    """Check a label mask before a run: every style needs a region (the engine would fail later)."""
+    if mask.ndim != 2:
+        raise OptionError(f"mask {name!r}: its plane has shape {mask.shape}; a mask is a 2-D label image")
+    if styles == 1:
+        if not mask.any():
+            raise OptionError(f"mask {name!r} is empty (all 0) here: paint or draw where the style applies")
+        return mask
+    missing = [label for label in range(1, styles + 1) if not (mask == label).any()]
+    if missing:
+        raise OptionError(
+            f"mask {name!r} has no label {', '.join(map(str, missing))}: with {styles} styles, label i is "
+            "the region of style i (the style first, then the extra styles)"
+        )
+    return mask
+
+
+def _layers_of(viewer: Any, kinds: Any, *_: Any) -> list[tuple[str, Any]]:
+    """Choices of the viewer's layers of ``kinds`` (read from ``viewer.layers``, like the image pickers)."""
+    return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, kinds)]
 
 
 def _accepts(name: str) -> bool:

@@ -19,9 +19,10 @@ from napari.qt.threading import GeneratorWorker, create_worker
 from qtpy.QtCore import QTimer
 
 from nst_engine.errors import NstError
+from nst_engine.images import resize_to, split_image
 
-from .._layers import result_kwargs
-from .._workers import JobResult, PlaneEvent, stylize_job
+from .._layers import plane_of, result_kwargs, to_unit
+from .._workers import JobResult, PlaneEvent, StyleJob, stylize_job
 from ._common import notify_error, notify_failure
 from ._run import RunState, progress_bars, set_progress
 from .style_form import COLOR_MODES, StyleTransferForm, supports_color
@@ -58,7 +59,7 @@ class StyleTransferWidget(StyleTransferForm):
     def run(self, *_: Any) -> GeneratorWorker | None:
         """Start a run in a worker thread; input problems become an error notification.
 
-        The result layer is made here, hidden until the first preview: napari processes Qt
+        The result layer is made here, showing the content plane until the first preview: napari processes Qt
         events inside layer creation and progress updates, so the handlers of the worker's
         signals may run nested in one another and must never have to create it.
         """
@@ -78,6 +79,7 @@ class StyleTransferWidget(StyleTransferForm):
         self.status.value = "starting…"
         data = np.zeros(job.stack_shape + job.out_hw + (job.channels,), np.float32)
         data[..., 3:] = 1.0  # previews are RGB: keep them opaque until the result brings its alpha
+        _show_content(job, data)
         run.output = self._output = self._add_result(run, data)
         run.bars = progress_bars(job, self.cancel)
         run.timer = QTimer(self.native)
@@ -105,12 +107,15 @@ class StyleTransferWidget(StyleTransferForm):
 
     def _add_result(self, run: RunState, data: np.ndarray) -> Any:
         info = run.info["provenance"]
+        styles = ", ".join(info.get("style_layers", [info["style_layer"]]))
         kwargs = result_kwargs(
-            run.info["layer"], data, name=f"{info['content_layer']} styled ({info['style_layer']})",
+            run.info["layer"], data, name=f"{info['content_layer']} styled ({styles})",
             metadata={"nst": _provenance(run, None, "running")}, source_hw=run.info["source_hw"],
             leading=run.job.is_stack, rgb=True,
         )
-        return self._viewer.add_image(data, visible=False, **kwargs)
+        # Visible at once: napari uploads the texture and compiles the layer's shaders on its first
+        # draw; done here, that cost falls on the Run click rather than on the first preview.
+        return self._viewer.add_image(data, **kwargs)
 
     def _on_step(self, run: RunState, event: PlaneEvent) -> None:
         # Only record the newest step; a timer shows it (see UI_INTERVAL_MS).
@@ -146,7 +151,6 @@ class StyleTransferWidget(StyleTransferForm):
             plane = run.output.data[preview.index] if run.job.is_stack else run.output.data
             plane[..., :3] = preview.preview[..., :3]
             run.output.refresh()
-            run.output.visible = True
 
     def _show_progress(self, run: RunState) -> None:
         # Its own timer: napari's progress bars process events (and repaint) on every update.
@@ -205,6 +209,21 @@ class StyleTransferWidget(StyleTransferForm):
             self._run = None
             self.run_button.enabled = True
             self.cancel_button.enabled = False
+
+
+def _show_content(job: StyleJob, data: np.ndarray) -> None:
+    """Start the result layer from the content's first plane at the result's size (RGB, in place).
+
+    The run starts from the content by default, so the first previews then change little;
+    a plane the engine will reject (NaN, say) leaves zeros, and the engine reports it.
+    """
+    index = job.indices[0]
+    try:
+        color, _ = split_image(to_unit(plane_of(job.content, index), job.content_limits))
+        target = data[index] if job.is_stack else data
+        target[..., :3] = resize_to(color, job.out_hw)
+    except (NstError, ValueError):
+        pass
 
 
 def _provenance(run: RunState, result: JobResult | None, state: str) -> dict:
