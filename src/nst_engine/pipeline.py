@@ -235,6 +235,9 @@ def iter_stylize(
         content_t = _tensor(content_rgb, dev)
         styles_t = [_tensor(s, dev) for s in styles_rgb]
         masks_t = [_tensor(m[..., None], dev) for m in masks] if masks else []
+        # Where no style applies the result is the content: the optimised image is composed
+        # with it through the (soft) union of the masks, so no gradient leaks out there.
+        region_t = torch.stack(masks_t).sum(0).clamp(max=1.0) if masks_t else None
         shapes = scale_shapes(content_rgb.shape[:2], scales)
         per_scale = split_steps(steps, len(shapes))
         setup_s = time.perf_counter() - started
@@ -243,6 +246,11 @@ def iter_stylize(
         for index, (shape, scale_steps) in enumerate(zip(shapes, per_scale)):
             references = _references(content_t, styles_t, shape, style_scale)
             content_s, style_s = references["content"], references["style:0"]
+            region_s = _resized(region_t, shape) if region_t is not None else None
+
+            def composed(x: torch.Tensor, region=region_s, content=content_s) -> torch.Tensor:
+                return x if region is None else region * x + (1 - region) * content
+
             objective.set_targets(
                 {name: ref.contiguous(memory_format=memory_format) for name, ref in references.items()},
                 [_resized(m, shape) for m in masks_t],
@@ -259,7 +267,7 @@ def iter_stylize(
 
             def closure() -> torch.Tensor:
                 opt.zero_grad()
-                total, values = objective(image.contiguous(memory_format=memory_format))
+                total, values = objective(composed(image).contiguous(memory_format=memory_format))
                 total.backward()
                 # L-BFGS flattens gradients with .view(); channels-last ones are not contiguous.
                 image.grad = image.grad.contiguous()
@@ -281,14 +289,14 @@ def iter_stylize(
                 wants_preview = local == scale_steps - 1 or (preview_every and step % preview_every == 0)
                 command = yield StepEvent(
                     step, steps, index, len(shapes), shape, event_losses,
-                    colors.finish(_numpy(image)) if wants_preview else None,
+                    colors.finish(_numpy(composed(image.detach()))) if wants_preview else None,
                 )
                 if command == "stop":
                     cancelled = True
                     break
             if cancelled:
                 break
-        result = merge_alpha(colors.finish(_numpy(_resized(image.detach(), shapes[-1]))), alpha)
+        result = merge_alpha(colors.finish(_numpy(_resized(composed(image.detach()), shapes[-1]))), alpha)
         threads_used = torch.get_num_threads()
     loop_s = time.perf_counter() - loop_started
     provenance = {
