@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from style_helpers import make_configure
 
 from napari_nst._layers import shapes_to_labels
 from napari_nst._qt import style_form, style_transfer
-from napari_nst._qt.style_transfer import StyleTransferWidget
 from napari_nst._settings import RunSettings
 
 FAST = {"backbone": "random-multiscale", "steps": 3, "size": 32, "scales": 1}
@@ -22,14 +22,7 @@ def fast_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(style_transfer, "PROGRESS_INTERVAL_MS", 5)
 
 
-def configure(widget: StyleTransferWidget, content, style, **options) -> StyleTransferWidget:
-    widget.content.value = content
-    widget.style.value = style
-    settings = {**FAST, **options}
-    widget.backbone.value = settings.pop("backbone")
-    for name, value in settings.items():
-        getattr(widget, name).value = value
-    return widget
+configure = make_configure(FAST)
 
 
 def labels_mask(content) -> np.ndarray:

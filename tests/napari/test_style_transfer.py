@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from style_helpers import make_configure
 
 from napari_nst._layers import output_geometry, output_hw
 from napari_nst._qt import style_form, style_transfer
@@ -15,14 +16,7 @@ FAST = {"backbone": "random-multiscale", "steps": 4, "size": 48, "scales": 1}
 pytestmark = pytest.mark.gui
 
 
-def configure(widget: StyleTransferWidget, content, style, **options) -> StyleTransferWidget:
-    widget.content.value = content
-    widget.style.value = style
-    settings = {**FAST, **options}
-    widget.backbone.value = settings.pop("backbone")
-    for name, value in settings.items():
-        getattr(widget, name).value = value
-    return widget
+configure = make_configure(FAST)
 
 
 @pytest.fixture
