@@ -8,20 +8,15 @@ import threading
 import time
 
 import pytest
+from cli_helpers import run
 import torch
 
-from nst_engine.cli import main
 from nst_engine.files import read_image, read_provenance, write_image
 
 FAST_ARGS = ["--backbone", "random-multiscale", "-p", "backbone.channels=16", "--steps", "3",
              "--size", "48", "--scales", "1", "-q"]
 
 
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    out, err = capsys.readouterr()
-    return exit_.value.code, out, err
 
 
 @pytest.fixture

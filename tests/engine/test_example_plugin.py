@@ -14,9 +14,9 @@ from importlib import metadata
 
 import numpy as np
 import pytest
+from cli_helpers import run
 
 from nst_engine.catalog import set_host
-from nst_engine.cli import main
 from nst_engine.files import read_image, read_provenance, write_image
 
 INSTALL = "install it: python -m pip install -e examples/nst-plugin-example"
@@ -41,11 +41,6 @@ def installed(version, monkeypatch):
     set_host(previous)
 
 
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as done:
-        main(argv)
-    out, err = capsys.readouterr()
-    return done.value.code, out, err
 
 
 @pytest.fixture

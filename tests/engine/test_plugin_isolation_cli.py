@@ -12,10 +12,10 @@ import json
 
 import numpy as np
 import pytest
+from cli_helpers import run
 import tifffile
 
 from nst_engine.catalog import set_host
-from nst_engine.cli import main
 from nst_engine.files import read_image
 
 BAD_TRANSFERS = '''
@@ -59,11 +59,6 @@ BROKEN_AT_LOAD = {
 }
 
 
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as done:
-        main(argv)
-    out, err = capsys.readouterr()
-    return done.value.code, out, err
 
 
 @pytest.fixture

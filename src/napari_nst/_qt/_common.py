@@ -16,6 +16,7 @@ from .._layers import current_index, is_stack, layer_data, plane_of, to_unit
 from .._torch_guard import guard_triton
 
 __all__ = [
+    "kl_ssim_cells",
     "CURRENT_PLANE",
     "ALL_PLANES",
     "image_picker",
@@ -92,3 +93,12 @@ def warn_plugin_errors(plugins: Callable[[], list[dict]] = get_plugins) -> None:
             _warned_plugins.add(name)
             errors = "; ".join(plugin["errors"][:3]) + (" ..." if len(plugin["errors"]) > 3 else "")
             show_warning(f"nst_engine plugin {name} has problems and was partly skipped: {errors}")
+
+
+def kl_ssim_cells(kl: dict | None, ssim: float | None) -> list[Any]:
+    """Table cells KL R, KL G, KL B, SSIM (a gray image's one KL fills all three)."""
+    kl = kl or {}
+    if "gray" in kl:
+        kl = {"R": kl["gray"], "G": kl["gray"], "B": kl["gray"]}
+    cells = [round(kl[c], 4) if c in kl else "" for c in ("R", "G", "B")]
+    return [*cells, "" if ssim is None else round(ssim, 4)]

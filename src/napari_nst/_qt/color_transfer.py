@@ -29,6 +29,7 @@ from ._common import (
     ALL_PLANES,
     engine_ready,
     image_picker,
+    kl_ssim_cells,
     layer_plane,
     notify_error,
     notify_failure,
@@ -232,9 +233,4 @@ class _State:
 
 
 def _row(outcome: ColorOutcome) -> list[Any]:
-    kl = outcome.kl or {}
-    if "gray" in kl:
-        kl = {"R": kl["gray"], "G": kl["gray"], "B": kl["gray"]}
-    cells = [round(kl[c], 4) if c in kl else "" for c in ("R", "G", "B")]
-    ssim = "" if outcome.ssim is None else round(outcome.ssim, 4)
-    return [*cells, ssim, round(outcome.seconds, 4)]
+    return [*kl_ssim_cells(outcome.kl, outcome.ssim), round(outcome.seconds, 4)]

@@ -22,7 +22,7 @@ from nst_engine import list_backbones
 from nst_engine.errors import NstError, OptionError
 
 from .._measure import GRAM_UNAVAILABLE, Candidate, Evaluation, EvaluationRow, evaluate, gram_distance_available
-from ._common import engine_ready, image_picker, layer_plane, notify_error, notify_failure
+from ._common import engine_ready, image_picker, kl_ssim_cells, layer_plane, notify_error, notify_failure
 
 __all__ = ["EvaluateWidget", "TABLE_COLUMNS"]
 
@@ -161,12 +161,7 @@ def _backbones(*_: Any) -> list[str]:
 
 
 def _row(row: EvaluationRow) -> list[Any]:
-    kl = row.kl or {}
-    if "gray" in kl:
-        kl = {"R": kl["gray"], "G": kl["gray"], "B": kl["gray"]}
-    cells = [round(kl[c], 4) if c in kl else "" for c in ("R", "G", "B")]
-    ssim = "" if row.ssim is None else round(row.ssim, 4)
     gram: Any = "" if row.gram is None else float(f"{row.gram:.4g}")
     if row.gram is None and any("gram" in note.lower() for note in row.notes):
         gram = "n/a"
-    return [*cells, ssim, gram, "; ".join(row.notes)]
+    return [*kl_ssim_cells(row.kl, row.ssim), gram, "; ".join(row.notes)]
