@@ -8,7 +8,8 @@ Both images come from ``skimage.data`` (no download), resized to 1024² (bilinea
 For each transfer it prints ``KL(reference‖output)`` per R/G/B channel (Gaussian KDE, Scott
 bandwidth, 256-point grid, all pixels, floor 1e-10: see ``nst_engine.metrics.kl``), the
 luminance SSIM against the source and the time, as a Markdown table, and exits 1 when a
-target is missed.
+target is missed. Rows without a target are for comparison: idt + regrain with other seeds,
+and with Pitié's original weights (no shadow term).
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ CASES = [
     ("histogram", color.histogram, {}, 0.001, None),
     ("idt (10 iterations)", color.idt, {"iterations": 10}, 0.003, None),
     ("idt (10) + regrain", color.idt, {"iterations": 10, "regrain": True}, 0.03, 0.88),
+    *(
+        (f"idt (10) + regrain, seed {seed}", color.idt, {"regrain": True, "seed": seed}, None, None)
+        for seed in (1, 2, 3)
+    ),
+    (
+        "idt (10) + regrain, Pitié's weights",
+        color.idt,
+        {"regrain": True, "regrain_smoothness": 1.0, "regrain_shadows": 0.0},
+        None,
+        None,
+    ),
     ("mkl", color.mkl, {}, None, None),
     ("mkl, lab-alpha-beta", color.mkl, {"space": "lab-alpha-beta"}, None, None),
     ("cholesky", color.cholesky, {}, None, None),

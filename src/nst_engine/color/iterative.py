@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
@@ -11,7 +12,7 @@ from scipy.stats import special_ortho_group
 
 from ._io import Pair, check_choice, check_range, recolor
 from ._stats import REFERENCE_SAMPLES, sample_rows
-from .grain import regrain_planes
+from .grain import SHADOWS, SMOOTHNESS, regrain_planes
 from .spaces import SPACES, Space, from_space, to_space
 
 __all__ = ["idt"]
@@ -29,6 +30,8 @@ def idt(
     bins: Annotated[int, {"min": 16, "max": 65536}] = 65536,
     seed: Annotated[int, {"min": 0, "max": 2**32 - 1}] = 0,
     regrain: bool = False,
+    regrain_smoothness: Annotated[float, {"min": 0.0, "max": 10.0}] = SMOOTHNESS,
+    regrain_shadows: Annotated[float, {"min": 0.0, "max": 100.0}] = SHADOWS,
     space: Space = "rgb",
     source_mask: np.ndarray | None = None,
     reference_mask: np.ndarray | None = None,
@@ -43,7 +46,8 @@ def idt(
     source's distribution converges to the reference's. The last iteration uses the color
     axes themselves, so the per-channel histograms end matched.
     ``regrain=True`` then applies the CVIU 2007 grain reducer (:func:`nst_engine.color.regrain`),
-    which keeps the source's gradients where the transfer stretched them into grain.
+    which keeps the source's gradients where the transfer stretched them into grain, and the
+    source's luminance where it crushed shadows to black.
 
     Parameters
     ----------
@@ -59,6 +63,9 @@ def idt(
         Seed of the rotations: equal seeds give equal results.
     regrain
         Apply the grain-reducing post-process.
+    regrain_smoothness, regrain_shadows
+        Its weights of the source's gradients and of the source's luminance in the
+        shadows (:func:`nst_engine.color.regrain`; ``1, 0`` is Pitié's original).
     space
         Where the distributions are matched: ``"rgb"``, ``"lab-alpha-beta"`` or ``"cielab"``.
     source_mask, reference_mask
@@ -72,15 +79,28 @@ def idt(
     check_range("iterations", iterations, 1, 100)
     check_range("bins", bins, 16, _LEVELS)
     check_range("seed", seed, 0, 2**32 - 1)
+    check_range("regrain_smoothness", regrain_smoothness, 0.0, 10.0)
+    check_range("regrain_shadows", regrain_shadows, 0.0, 100.0)
     check_choice("space", space, SPACES)
+    grain = None
+    if regrain:
+        grain = partial(
+            regrain_planes, smoothness=float(regrain_smoothness), shadows=float(regrain_shadows)
+        )
     core = partial(
-        _idt, iterations=int(iterations), bins=int(bins), seed=seed, regrain=regrain, space=space
+        _idt, iterations=int(iterations), bins=int(bins), seed=seed, grain=grain, space=space
     )
     return recolor(source, reference, source_mask, reference_mask, core)
 
 
 def _idt(
-    pair: Pair, *, iterations: int, bins: int, seed: int, regrain: bool, space: Space
+    pair: Pair,
+    *,
+    iterations: int,
+    bins: int,
+    seed: int,
+    grain: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
+    space: Space,
 ) -> np.ndarray:
     height, width, _ = pair.source.shape
     rng = np.random.default_rng(seed)
@@ -113,9 +133,9 @@ def _idt(
     if space != "rgb":
         spare = np.ascontiguousarray(from_space(spare.T, space).T)
     planes = spare.reshape(3, height, width)
-    if regrain:
+    if grain is not None:
         source = np.ascontiguousarray(np.moveaxis(pair.source, -1, 0))
-        planes = regrain_planes(source, planes)
+        planes = grain(source, planes)
     return np.moveaxis(planes, 0, -1)
 
 

@@ -219,6 +219,8 @@ def test_bad_images_raise(image, match, source):
         ("idt", {"iterations": 0}, "iterations"),
         ("idt", {"bins": 2}, "bins"),
         ("idt", {"seed": -1}, "seed"),
+        ("idt", {"regrain_smoothness": -0.5}, "regrain_smoothness"),
+        ("idt", {"regrain_shadows": float("nan")}, "regrain_shadows"),
         ("luminance", {"match": "median"}, "match"),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from color_cases import smooth_image
+from scipy.ndimage import gaussian_filter
 from skimage import data
 from skimage.transform import resize
 
@@ -84,9 +85,63 @@ def test_regrain_removes_grain_the_transfer_added(rng):
 
 
 def test_regrain_keeps_a_uniform_color_shift(rng):
+    # Pitié's energy (no shadow term) has J = T for any T = I + constant.
     source = smooth_image(rng, 64, 80)
     shifted = source + np.float32([0.1, -0.05, 0.02])
-    np.testing.assert_allclose(color.regrain(source, shifted), shifted, atol=1e-4)
+    np.testing.assert_allclose(color.regrain(source, shifted, shadows=0), shifted, atol=1e-4)
+
+
+def test_shadow_term_keeps_a_shift_that_leaves_luminance_alone(rng):
+    source = smooth_image(rng, 64, 80, spread=0.05) * np.float32(0.2)  # all in the shadows
+    chroma = np.float32([0.1, -0.05, (0.05 * 0.587 - 0.1 * 0.299) / 0.114])
+    np.testing.assert_allclose(color.regrain(source, source + chroma), source + chroma, atol=1e-4)
+
+
+def test_shadow_term_keeps_shadows_a_transfer_crushed(rng):
+    # Left half: textured shadows around luma 0.06 that the transfer maps to black; right
+    # half: midtones it brightens by 0.15. Pitié's energy (shadows=0) keeps the black; a
+    # growing shadow term brings the shadows' luminance back and leaves the midtones shifted.
+    luma = np.float32([0.299, 0.587, 0.114])
+    texture = gaussian_filter(rng.random((96, 96)), 1.5)
+    texture = ((texture - texture.min()) / np.ptp(texture))[..., None].astype(np.float32)
+    source = np.empty((96, 96, 3), np.float32)
+    source[:, :48] = (0.02 + 0.08 * texture[:, :48]) * np.float32([1.2, 0.9, 0.8])
+    source[:, 48:] = (0.3 + 0.3 * texture[:, 48:]) * np.float32([1.1, 1.0, 0.8])
+    graded = source.copy()
+    graded[:, :48] = 0
+    graded[:, 48:] += np.float32(0.15)
+    shadows = (slice(8, -8), slice(8, 40))
+    errors, similarities = [], []
+    for weight in (0, 2, 10, 50):
+        out = color.regrain(source, graded, shadows=weight)
+        errors.append(float(np.abs(out[shadows] @ luma - source[shadows] @ luma).mean()))
+        similarities.append(ssim(source, np.clip(out, 0, 1)))
+        if weight <= 10:
+            midtones = out[8:-8, 56:-8] - source[8:-8, 56:-8]
+            assert float(midtones.mean()) == pytest.approx(0.15, abs=0.015)
+    assert errors == sorted(errors, reverse=True) and errors[-1] < 0.3 * errors[0]
+    assert similarities == sorted(similarities)
+
+
+def test_shadow_term_raises_structure_at_equal_smoothness(astronaut_coffee):
+    source, reference = astronaut_coffee
+    without = color.idt(source, reference, regrain=True, regrain_shadows=0)
+    default = color.idt(source, reference, regrain=True)
+    assert ssim(source, default) > ssim(source, without) + 0.01
+
+
+def test_idt_passes_its_regrain_weights_on(source, reference):
+    plain = color.idt(source, reference)
+    for smoothness, shadows in ((1.0, 0.0), (0.3, 5.0)):
+        regrained = color.idt(
+            source,
+            reference,
+            regrain=True,
+            regrain_smoothness=smoothness,
+            regrain_shadows=shadows,
+        )
+        expected = color.regrain(source, plain, smoothness=smoothness, shadows=shadows)
+        np.testing.assert_allclose(regrained, np.clip(expected, 0, 1), atol=1e-5)
 
 
 def test_regrain_with_zero_smoothness_is_the_graded_image(rng):
