@@ -36,13 +36,13 @@ GIB = 1024**3
 
 # name, callable, options, repeats, seconds target (None: timed only), memory target (bytes)
 CASES = [
-    ("reinhard", color.reinhard, {}, 3, 1.0, None),
-    ("mean-std", color.mean_std, {}, 3, 1.0, None),
-    ("mkl", color.mkl, {}, 3, 1.0, None),
-    ("cholesky", color.cholesky, {}, 3, 1.0, None),
-    ("pca", color.pca, {}, 3, 1.0, None),
-    ("luminance", color.luminance, {}, 3, None, None),
-    ("histogram", color.histogram, {}, 3, 3.0, None),
+    ("reinhard", color.reinhard, {}, 5, 1.0, None),
+    ("mean-std", color.mean_std, {}, 5, 1.0, None),
+    ("mkl", color.mkl, {}, 5, 1.0, None),
+    ("cholesky", color.cholesky, {}, 5, 1.0, None),
+    ("pca", color.pca, {}, 5, 1.0, None),
+    ("luminance", color.luminance, {}, 5, None, None),
+    ("histogram", color.histogram, {}, 5, 3.0, None),
     ("idt", color.idt, {"iterations": 10}, 2, 15.0, 2 * GIB),
     ("idt regrain", color.idt, {"iterations": 10, "regrain": True}, 2, 15.0, None),
 ]
