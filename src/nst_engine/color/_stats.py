@@ -6,6 +6,8 @@ from typing import Callable
 
 import numpy as np
 
+from ._rows import scatter
+
 __all__ = [
     "sample_rows",
     "REFERENCE_SAMPLES",
@@ -69,18 +71,17 @@ def mean_cov(
     shift = transform(np.ascontiguousarray(pixels[:: max(1, n // 4096)]))
     shift = shift.mean(axis=0, dtype=np.float64).astype(np.float32)
     shift_rows = RowVector(shift)
-    ones = np.ones(min(n, _BLOCK), dtype=np.float32)
     total = np.zeros(c)
-    scatter = np.zeros((c, c))
+    products = np.zeros((c, c))
     for start in range(0, n, _BLOCK):
         block = transform(pixels[start : start + _BLOCK])
         if store is not None:
             store[start : start + _BLOCK] = block
-        centered = shift_rows.subtract_from(block)
-        total += ones[: len(centered)] @ centered
-        scatter += centered.T @ centered
+        sums, block_products = scatter(shift_rows.subtract_from(block))
+        total += sums
+        products += block_products
     offset = total / n
-    return shift + offset, scatter / n - np.outer(offset, offset)
+    return shift + offset, products / n - np.outer(offset, offset)
 
 
 class RowVector:
