@@ -57,6 +57,8 @@ class StyleJob:
     out_hw: tuple[int, int]
     channels: int
     options: dict[str, Any] = field(default_factory=dict)
+    # Labels with one plane per content plane: each plane's own mask (``options`` has none).
+    mask_stack: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def is_stack(self) -> bool:
@@ -105,7 +107,10 @@ def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
     cancelled = False
     for k, index in enumerate(job.indices):
         plane = to_unit(plane_of(job.content, index), job.content_limits)
-        events = iter_stylize(plane, job.style, init_image=previous, **job.options)
+        options = job.options
+        if job.mask_stack is not None:
+            options = dict(options, mask=plane_of(job.mask_stack, index))
+        events = iter_stylize(plane, job.style, init_image=previous, **options)
         command = None
         while True:
             try:

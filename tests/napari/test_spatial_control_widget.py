@@ -137,3 +137,38 @@ def test_mask_missing_a_style_region_notifies(viewer, images, dock, notification
     widget.extra_styles.value = [second]
     assert widget.run() is None
     assert "has no label 2" in notifications.errors()[-1]
+
+
+def halves_stack(viewer, planes: int = 2):
+    """A gray stack and a Labels stack that styles the left half of plane 0, the right of plane 1."""
+    rng = np.random.default_rng(5)
+    content = viewer.add_image(rng.random((planes, 32, 40)).astype(np.float32), name="stack")
+    masks = np.zeros((planes, 32, 40), np.int32)
+    masks[0, :, :20] = 1
+    masks[1:, :, 20:] = 1
+    return content, viewer.add_labels(masks, name="per plane")
+
+
+def test_all_planes_take_each_planes_own_mask(viewer, images, dock, wait_idle, notifications) -> None:
+    _, style = images
+    stack, labels = halves_stack(viewer)
+    before = labels.data.copy()
+    widget = configure(dock("Style Transfer"), stack, style, mask=labels, size=40)
+    widget.planes.value = "all planes"
+    nst = run_to_end(widget, wait_idle, notifications)
+    assert nst["napari"]["mask_plane"] == "each content plane's own"
+    changed = np.abs(widget.output.data[..., 0] - stack.data)  # gray content: R is the result's gray
+    inner = (slice(4, -4), slice(4, 16)), (slice(4, -4), slice(24, -4))  # left, right, off the border
+    for plane, (styled, kept) in enumerate((inner, inner[::-1])):
+        assert changed[plane][styled].mean() > 10 * changed[plane][kept].mean() + 1e-3
+    np.testing.assert_array_equal(labels.data, before)
+
+
+def test_a_plane_without_its_region_is_named(viewer, images, dock, notifications) -> None:
+    _, style = images
+    stack, labels = halves_stack(viewer, planes=3)
+    labels.data[2] = 0
+    widget = configure(dock("Style Transfer"), stack, style, mask=labels)
+    widget.planes.value = "all planes"
+    assert widget.run() is None
+    assert "is empty (all 0) at plane [2]" in notifications.errors()[-1]

@@ -244,13 +244,20 @@ class StyleTransferForm(Container):
         plane_hw = tuple(np.shape(data)[lead : lead + 2])
         mask_layer = self.mask.value
         mask_index: tuple[int, ...] = ()
+        mask_stack = None
         if mask_layer is not None:
             if not _accepts("mask"):
                 raise OptionError("this nst_engine's iter_stylize has no mask; choose no mask, or update nst_engine")
-            mask_index = () if isinstance(mask_layer, Shapes) else current_index(mask_layer, self._viewer)
-            options["mask"] = check_mask(
-                mask_plane(mask_layer, content, plane_hw, mask_index), len(style_layers), mask_layer.name
-            )
+            if all_planes and follows_stack(mask_layer, stack_shape):
+                # A copy: painting on during the run must not change the planes still to come.
+                mask_stack = np.array(layer_data(mask_layer), copy=True)
+                for index in indices:
+                    check_mask(plane_of(mask_stack, index), len(style_layers), mask_layer.name, at=index)
+            else:
+                mask_index = () if isinstance(mask_layer, Shapes) else current_index(mask_layer, self._viewer)
+                options["mask"] = check_mask(
+                    mask_plane(mask_layer, content, plane_hw, mask_index), len(style_layers), mask_layer.name
+                )
         first = plane_of(data, indices[0])
         channels = 4 if content.rgb and np.shape(data)[-1] == 4 else 3
         provenance_info = {
@@ -266,7 +273,9 @@ class StyleTransferForm(Container):
         if len(style_layers) > 1:
             provenance_info["style_layers"] = [layer.name for layer in style_layers]
             provenance_info["style_planes"] = [list(index) for _, index in style_planes]
-        if mask_layer is not None:
+        if mask_stack is not None:
+            provenance_info["mask_plane"] = "each content plane's own"
+        elif mask_layer is not None:
             provenance_info["mask_plane"] = "shapes rasterised" if isinstance(mask_layer, Shapes) else list(mask_index)
         job = StyleJob(
             content=data,
@@ -277,6 +286,7 @@ class StyleTransferForm(Container):
             out_hw=output_hw(plane_hw, options["size"]),
             channels=channels,
             options=options,
+            mask_stack=mask_stack,
         )
         return job, {"provenance": provenance_info, "layer": content, "source_hw": plane_hw}
 
@@ -311,21 +321,33 @@ def parse_style_weights(text: str, styles: int) -> list[float] | None:
     return weights
 
 
-def check_mask(mask: np.ndarray, styles: int, name: str) -> np.ndarray:
-    """Check a label mask before a run: every style needs a region (the engine would fail later)."""
+def check_mask(mask: np.ndarray, styles: int, name: str, *, at: tuple[int, ...] | None = None) -> np.ndarray:
+    """Check a label mask before a run: every style needs a region (the engine would fail later).
+
+    ``at`` is the plane of a stack the mask is for, named in the message.
+    """
+    where = "here" if at is None else f"at plane {list(at)}"
     if mask.ndim != 2:
         raise OptionError(f"mask {name!r}: its plane has shape {mask.shape}; a mask is a 2-D label image")
     if styles == 1:
         if not mask.any():
-            raise OptionError(f"mask {name!r} is empty (all 0) here: paint or draw where the style applies")
+            raise OptionError(f"mask {name!r} is empty (all 0) {where}: paint or draw where the style applies")
         return mask
     missing = [label for label in range(1, styles + 1) if not (mask == label).any()]
     if missing:
         raise OptionError(
-            f"mask {name!r} has no label {', '.join(map(str, missing))}: with {styles} styles, label i is "
-            "the region of style i (the style first, then the extra styles)"
+            f"mask {name!r} has no label {', '.join(map(str, missing))} {where}: with {styles} styles, "
+            "label i is the region of style i (the style first, then the extra styles)"
         )
     return mask
+
+
+def follows_stack(mask: Any, stack_shape: tuple[int, ...]) -> bool:
+    """Whether ``mask`` is a Labels layer with one plane per plane of a stack of ``stack_shape``."""
+    if isinstance(mask, Shapes):
+        return False
+    shape = np.shape(layer_data(mask))
+    return len(shape) == len(stack_shape) + 2 and tuple(shape[: len(stack_shape)]) == stack_shape
 
 
 def _layers_of(viewer: Any, kinds: Any, *_: Any) -> list[tuple[str, Any]]:
