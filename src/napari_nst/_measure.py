@@ -36,12 +36,12 @@ __all__ = [
     "GRAM_UNAVAILABLE",
 ]
 
-GRAM_UNAVAILABLE = "n/a: this nst_engine has no metrics.gram_distance; update napari-nst"
+GRAM_UNAVAILABLE = "n/a: this nst_engine has no metrics.gram_distances; update napari-nst"
 
 
 def gram_distance_available() -> bool:
-    """Whether the engine provides ``nst_engine.metrics.gram_distance``."""
-    return callable(getattr(_metrics, "gram_distance", None))
+    """Whether the engine provides ``nst_engine.metrics.gram_distances``."""
+    return callable(getattr(_metrics, "gram_distances", None))
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,8 @@ def evaluate(
 ) -> Evaluation:
     """KL against ``colors``, SSIM against ``structure`` and Gram distance against ``style``."""
     try:
-        rows = [_row(c, colors, structure, style, backbone) for c in candidates]
+        grams, gram_note = _gram_distances(candidates, style, backbone)
+        rows = [_row(c, colors, structure, gram, gram_note) for c, gram in zip(candidates, grams)]
         densities = {}
         if colors is not None:
             densities["reference colors"] = channel_densities(colors, grid=grid)
@@ -185,12 +186,29 @@ def evaluate(
         raise RunFailed(failure_message("Evaluation", exc)) from exc
 
 
+def _gram_distances(
+    candidates: list[Candidate], style: np.ndarray | None, backbone: str
+) -> tuple[list[float | None], str | None]:
+    """Every candidate's Gram distance to ``style`` (one backbone, one set of style Grams),
+    or Nones and the note that says why there are none."""
+    missing: list[float | None] = [None] * len(candidates)
+    if style is None:
+        return missing, None
+    if not gram_distance_available():
+        return missing, GRAM_UNAVAILABLE
+    try:
+        images = [c.image for c in candidates]
+        return list(_metrics.gram_distances(images, style, backbone=backbone)), None
+    except NstError as exc:
+        return missing, f"Gram distance: {exc}"
+
+
 def _row(
     candidate: Candidate,
     colors: np.ndarray | None,
     structure: np.ndarray | None,
-    style: np.ndarray | None,
-    backbone: str,
+    gram: float | None,
+    gram_note: str | None,
 ) -> EvaluationRow:
     notes = []
     kl = kl_divergence(colors, candidate.image).as_dict() if colors is not None else None
@@ -201,13 +219,6 @@ def _row(
             image = resize_to(split_image(image)[0], structure.shape[:2])
             notes.append(f"SSIM after resizing to {structure.shape[0]}×{structure.shape[1]}")
         score = ssim(structure, image)
-    gram = None
-    if style is not None:
-        if gram_distance_available():
-            try:
-                gram = float(_metrics.gram_distance(candidate.image, style, backbone=backbone))
-            except NstError as exc:
-                notes.append(f"Gram distance: {exc}")
-        else:
-            notes.append(GRAM_UNAVAILABLE)
+    if gram_note is not None:
+        notes.append(gram_note)
     return EvaluationRow(candidate.name, kl, score, gram, tuple(notes))

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from nst_engine.evaluation import evaluate
-from nst_engine.metrics.gram import gram_distance
+from nst_engine.metrics import gram as gram_module
+from nst_engine.metrics.gram import gram_distance, gram_distances
 from nst_engine.metrics.resources import measure
 
 
@@ -14,6 +15,17 @@ def test_gram_distance_is_zero_for_the_style_itself_and_grows_with_difference(st
     near = gram_distance(np.clip(style_image.astype(int) + 10, 0, 255).astype(np.uint8), style_image, **options)
     far = gram_distance(content_image, style_image, **options)
     assert 0 < near < far
+
+
+def test_gram_distances_score_many_images_with_one_backbone(monkeypatch, style_image, content_image):
+    options = {"backbone": "random-multiscale", "backbone_options": {"channels": 16}}
+    one_by_one = [gram_distance(image, style_image, **options) for image in (content_image, style_image)]
+    built = []
+    create = gram_module.create_backbone
+    monkeypatch.setattr(gram_module, "create_backbone", lambda *a, **k: built.append(a) or create(*a, **k))
+    together = gram_distances([content_image, style_image, content_image], style_image, **options)
+    assert len(built) == 1
+    assert together == pytest.approx([one_by_one[0], 0.0, one_by_one[0]], rel=1e-6)
 
 
 def test_evaluate_reports_kl_ssim_and_gram(content_image, style_image):

@@ -37,8 +37,13 @@ def test_table_and_plot(widget, wait_idle) -> None:
         assert isinstance(rows["recoloured"]["Gram distance"], float)
 
 
-@pytest.mark.skipif(not gram_distance_available(), reason="nst_engine.metrics.gram_distance is missing")
-def test_gram_distance_is_measured(viewer, images, widget, wait_idle) -> None:
+@pytest.mark.skipif(not gram_distance_available(), reason="nst_engine.metrics.gram_distances is missing")
+def test_gram_distance_is_measured(viewer, images, widget, wait_idle, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nst_engine.metrics import gram
+
+    built = []
+    create = gram.create_backbone
+    monkeypatch.setattr(gram, "create_backbone", lambda *a, **k: built.append(a) or create(*a, **k))
     _, style = images
     widget.layers.value = [*widget.layers.value, style]
     widget.evaluate()
@@ -46,6 +51,7 @@ def test_gram_distance_is_measured(viewer, images, widget, wait_idle) -> None:
     rows = {row["layer"]: row for row in widget.table_rows()}
     assert rows["style"]["Gram distance"] == pytest.approx(0.0, abs=1e-12)
     assert rows["content"]["Gram distance"] > 0
+    assert len(built) == 1  # one backbone and one set of style Grams for all three layers
 
 
 def test_without_gram_distance_the_cell_says_why(widget, wait_idle, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,7 +61,7 @@ def test_without_gram_distance_the_cell_says_why(widget, wait_idle, monkeypatch:
     widget.evaluate()
     wait_idle(widget)
     row = widget.table_rows()[0]
-    assert row["Gram distance"] == "n/a" and "gram_distance" in row["notes"]
+    assert row["Gram distance"] == "n/a" and "gram_distances" in row["notes"]
     assert isinstance(row["SSIM"], float)
 
 

@@ -6,13 +6,13 @@ from typing import Any
 from .kl import KLResult, kde_on_grid, kl_divergence
 from .ssim import ssim
 
-__all__ = ["KLResult", "kl_divergence", "kde_on_grid", "ssim", "gram_distance"]
+__all__ = ["KLResult", "kl_divergence", "kde_on_grid", "ssim", "gram_distance", "gram_distances"]
 
 
 def __getattr__(name: str) -> Any:
-    # gram_distance needs torch; import it on first use so KL and SSIM stay numpy-only.
-    if name == "gram_distance":
-        from .gram import gram_distance
+    # The Gram distances need torch; import them on first use so KL and SSIM stay numpy-only.
+    if name in ("gram_distance", "gram_distances"):
+        from . import gram
 
-        return gram_distance
+        return getattr(gram, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

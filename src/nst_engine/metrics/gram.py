@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -11,7 +11,7 @@ from ..catalog import create_backbone
 from ..images import resize_max_side, split_image
 from ..losses import functional as LF
 
-__all__ = ["gram_distance"]
+__all__ = ["gram_distance", "gram_distances"]
 
 
 def _features(net: Any, image: np.ndarray, layers: tuple[str, ...], size: int | None) -> dict:
@@ -20,7 +20,6 @@ def _features(net: Any, image: np.ndarray, layers: tuple[str, ...], size: int | 
     return net(tensor, layers)
 
 
-@torch.no_grad()
 def gram_distance(
     image: np.ndarray,
     style: np.ndarray,
@@ -35,10 +34,32 @@ def gram_distance(
     The style loss the optimisation minimises, reported as a metric (seed 002's "GMD"): lower
     is closer to the style. Both images are scaled to a longer side of ``size`` pixels first,
     so figures compare across inputs; the backbone and its layers say what "style" means and
-    must be reported with the figure.
+    must be reported with the figure. To score several images against one style, use
+    :func:`gram_distances`, which builds the backbone and the style's Gram matrices once.
     """
+    return gram_distances(
+        [image], style, backbone=backbone, backbone_options=backbone_options, layers=layers, size=size
+    )[0]
+
+
+@torch.no_grad()
+def gram_distances(
+    images: Sequence[np.ndarray],
+    style: np.ndarray,
+    *,
+    backbone: str = "vgg19",
+    backbone_options: Mapping[str, Any] | None = None,
+    layers: tuple[str, ...] | None = None,
+    size: int | None = 256,
+) -> list[float]:
+    """:func:`gram_distance` of each of ``images`` to ``style``, in order."""
     net = create_backbone(backbone, **dict(backbone_options or {}))
     layers = net.check_layers(layers or net.style_layers)
-    a, b = _features(net, image, layers, size), _features(net, style, layers, size)
-    values = [LF.gram_loss(LF.gram_matrix(a[layer]), LF.gram_matrix(b[layer])).item() for layer in layers]
-    return float(np.mean(values))
+    style_features = _features(net, style, layers, size)
+    targets = {layer: LF.gram_matrix(style_features[layer]) for layer in layers}
+    distances = []
+    for image in images:
+        features = _features(net, image, layers, size)
+        values = [LF.gram_loss(LF.gram_matrix(features[layer]), targets[layer]).item() for layer in layers]
+        distances.append(float(np.mean(values)))
+    return distances
