@@ -132,10 +132,15 @@ class Objective:
     def set_targets(self, images: Mapping[str, torch.Tensor], masks: Sequence[torch.Tensor | None]) -> None:
         """Compute every term's target (and magnitude) at this scale's reference images."""
         references = ReferenceImages(self.backbone, images)
+        given = [mask for mask in masks if mask is not None]
+        region = torch.stack(given).sum(0).clamp(max=1.0) if given else None
         for term in self.terms:
             if term.loss.role == "style":
                 index = int(term.loss.reference.split(":")[1]) if term.loss.reference else 0
                 term.loss.mask = masks[index] if masks else None
+            elif term.loss.role == "content":
+                # Content where the styles apply: outside, the composed image is the content.
+                term.loss.mask = region
             term.target = term.loss.prepare(references)
             opposite = _opposite(term.loss.role)
             features = references.features(opposite, term.loss.layers)

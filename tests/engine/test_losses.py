@@ -5,7 +5,7 @@ import torch
 
 from nst_engine import create_backbone, create_loss
 from nst_engine.losses import functional as LF
-from nst_engine.objective import ReferenceImages
+from nst_engine.objective import Objective, ReferenceImages, build_terms, expand_styles
 
 
 def test_gram_loss_equals_gatys_formula():
@@ -78,6 +78,44 @@ def test_masked_statistics_see_only_the_region():
     assert torch.allclose(LF.gram_matrix(features, mask), LF.gram_matrix(region), atol=1e-6)
     mean, std = LF.mean_std(features, mask)
     assert torch.allclose(mean, region.mean(dim=(2, 3))) and torch.allclose(std, region.std(dim=(2, 3), unbiased=False), atol=1e-4)
+    target = torch.rand(1, 4, 6, 8)
+    assert torch.allclose(LF.content_loss(features, target, mask), LF.content_loss(region, target[..., :4]))
+
+
+def test_a_masked_regions_content_term_does_not_depend_on_its_size():
+    # The image differs from the content only inside the region, as the pipeline's composed
+    # image does. Averaged over the region, the content term stays put when the region grows
+    # 4x; averaged over the image (no mask), it grows with the area.
+    torch.manual_seed(0)
+    net = create_backbone("random-multiscale", channels=8)
+    content = torch.rand(1, 3, 48, 48)
+    change = 0.3 * torch.rand(1, 3, 48, 48)
+    masked, plain = [], []
+    for side in (12, 24):
+        mask = torch.zeros(1, 1, 48, 48)
+        mask[..., 12 : 12 + side, 12 : 12 + side] = 1
+        image = content + mask * change
+        for kept, region in ((masked, mask), (plain, None)):
+            loss = create_loss("content")
+            layers = loss.resolve_layers(net)
+            loss.mask = region
+            target = loss.prepare(ReferenceImages(net, {"content": content}))
+            kept.append(float(loss(image, net(image, layers), target)))
+    assert 0.6 < masked[1] / masked[0] < 1.6
+    assert plain[1] / plain[0] > 2.5
+
+
+def test_content_terms_get_the_union_of_the_style_masks():
+    net = create_backbone("random-multiscale", channels=8)
+    terms = expand_styles(build_terms({"content": 1.0, "gram": 1.0}, {}), [0.5, 0.5])
+    objective = Objective(net, terms)
+    left, right = torch.zeros(1, 1, 16, 16), torch.zeros(1, 1, 16, 16)
+    left[..., :6], right[..., 10:] = 1, 1
+    image = torch.rand(1, 3, 16, 16)
+    objective.set_targets({"content": image, "style@content": image, "style:0": image, "style:1": image},
+                          [left, right])
+    content = next(t for t in terms if t.loss.role == "content")
+    assert torch.equal(content.loss.mask, left + right)
 
 
 def test_mmd_with_polynomial_kernel_and_no_offset_is_the_gram_loss_up_to_scale():

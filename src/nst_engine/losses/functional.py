@@ -48,9 +48,17 @@ def gram_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 0.25 * (gram - target).pow(2).sum(dim=(1, 2)).mean()
 
 
-def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared feature difference (Gatys et al.'s eq. 1, averaged so sizes compare)."""
-    return (features - target).pow(2).mean()
+def content_loss(
+    features: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean squared feature difference (Gatys et al.'s eq. 1, averaged so sizes compare).
+
+    With a ``mask`` (N×1×H×W in [0, 1]) the mean is over the mask's region, pixels weighted.
+    """
+    squared = (features - target).pow(2)
+    if mask is None:
+        return squared.mean()
+    return (squared * mask).sum() / (mask.sum() * features.shape[1]).clamp_min(1e-12)
 
 
 def mean_std(

@@ -8,7 +8,8 @@ calls the term every step with the generated image and its features.
 
 With several style images, the pipeline gives each its own copy of every style term, with
 ``reference`` set to ``"style:<i>"`` and an optional ``mask`` (1×1×H×W in [0, 1]) that limits
-where in the generated image the term's statistics are taken.
+where in the generated image the term's statistics are taken; content terms then get the
+union of the masks.
 """
 
 from __future__ import annotations
@@ -109,12 +110,26 @@ class LayerLoss(Loss):
 
 
 class ContentLoss(LayerLoss):
-    """Feature reconstruction (Gatys et al. 2016): mean squared difference of activations."""
+    """Feature reconstruction (Gatys et al. 2016): mean squared difference of activations.
+
+    With a ``mask`` (the union of the style masks, set by the pipeline) the mean is over that
+    region, as the style terms' statistics are over theirs: the balance between content and
+    style inside a region does not depend on how much of the image it covers.
+    """
 
     role = "content"
 
     def compare(self, statistic: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return LF.content_loss(statistic, target)
+
+    def __call__(self, image: torch.Tensor, features: Mapping[str, torch.Tensor], target: Any) -> torch.Tensor:
+        if self.mask is None:
+            return super().__call__(image, features, target)
+        terms = (
+            weight * LF.content_loss(features[layer], target[layer], resize_mask(self.mask, features[layer]))
+            for layer, weight in zip(self.layers, self.layer_weights)
+        )
+        return sum(terms)
 
 
 class GramLoss(LayerLoss):
