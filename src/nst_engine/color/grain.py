@@ -16,10 +16,12 @@ comparison, see the relative one: the shadows' shapes are gone. The term keeps t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ImageError, OptionError
 from ._io import LUMA
 
 __all__ = ["regrain", "regrain_planes"]
@@ -57,7 +59,8 @@ def regrain(
     Parameters
     ----------
     source, graded
-        ``H×W×3`` float images in [0, 1] (``graded`` may overshoot it).
+        ``H×W×3`` images of one size: unsigned integers (by their dtype's range) or floats,
+        ``source`` in [0, 1], ``graded`` finite (it may overshoot [0, 1]).
     smoothness
         Weight of the source's gradient field; 0 returns ``graded`` unchanged.
     shadows
@@ -84,8 +87,16 @@ def regrain(
     only 4 sweeps at full size, ``regrain.m`` leaves ``J = I + c`` off by 0.03 where this
     returns it), and the coarsest level starts from the mean correction rather than 0.
     """
-    i0 = np.ascontiguousarray(np.moveaxis(np.asarray(source, dtype=np.float32), -1, 0))
-    ir = np.ascontiguousarray(np.moveaxis(np.asarray(graded, dtype=np.float32), -1, 0))
+    i0 = _planes(source, "source", bounded=True)
+    ir = _planes(graded, "graded", bounded=False)
+    if i0.shape != ir.shape:
+        raise ImageError(
+            f"source is {i0.shape[1]}×{i0.shape[2]} and graded is {ir.shape[1]}×{ir.shape[2]}; "
+            "graded must be the transfer of source, pixel for pixel"
+        )
+    for name, value in (("smoothness", smoothness), ("shadows", shadows)):
+        if not (math.isfinite(value) and value >= 0):
+            raise OptionError(f"{name} must be a finite number >= 0; got {value!r}")
     result = regrain_planes(i0, ir, smoothness=smoothness, shadows=shadows)
     return np.ascontiguousarray(np.moveaxis(result, 0, -1))
 
@@ -104,6 +115,23 @@ def regrain_planes(
     result = _level(source, graded, _SWEEPS, 0, weights)
     result += source
     return result
+
+
+def _planes(image: np.ndarray, name: str, *, bounded: bool) -> np.ndarray:
+    """``image`` as planar ``3×H×W`` float32, or an ImageError that says what to pass."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise ImageError(f"{name} has shape {array.shape}; regrain takes H×W×3 RGB images")
+    if np.issubdtype(array.dtype, np.unsignedinteger):
+        array = array * np.float32(1 / np.iinfo(array.dtype).max)
+    elif not np.issubdtype(array.dtype, np.floating):
+        raise ImageError(f"{name} has dtype {array.dtype}; pass unsigned integers or floats")
+    low, high = float(array.min()), float(array.max())
+    # Comparisons with NaN are false, so these also reject NaN (and the first, infinities).
+    if not (np.isfinite(low) and np.isfinite(high)) or (bounded and not (low >= 0 and high <= 1)):
+        expected = "in [0, 1]" if bounded else "finite"
+        raise ImageError(f"{name} has values in [{low:g}, {high:g}]; regrain needs them {expected}")
+    return np.ascontiguousarray(np.moveaxis(array.astype(np.float32, copy=False), -1, 0))
 
 
 @dataclass(frozen=True)

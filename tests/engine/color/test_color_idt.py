@@ -158,3 +158,29 @@ def test_regrain_handles_odd_and_tiny_sizes(shape, rng):
     graded = rng.random(shape + (3,), dtype=np.float32)
     out = color.regrain(source, graded)
     assert out.shape == source.shape and np.isfinite(out).all()
+
+
+def test_regrain_reads_integer_images_by_their_range(rng):
+    source, graded = smooth_image(rng, 20, 24), smooth_image(rng, 20, 24)
+    as_uint8 = lambda image: np.round(image * 255).astype(np.uint8)  # noqa: E731
+    np.testing.assert_allclose(
+        color.regrain(as_uint8(source), as_uint8(graded)),
+        color.regrain(as_uint8(source) / np.float32(255), as_uint8(graded) / np.float32(255)),
+        atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "source, graded, options, match",
+    [
+        (np.zeros((8, 8, 3)), np.zeros((8, 9, 3)), {}, "graded must be the transfer of source"),
+        (np.zeros((8, 8)), np.zeros((8, 8)), {}, "H×W×3"),
+        (np.full((8, 8, 3), 2.0), np.zeros((8, 8, 3)), {}, r"source has values in \[2, 2\]"),
+        (np.zeros((8, 8, 3)), np.full((8, 8, 3), np.nan), {}, "graded .* finite"),
+        (np.zeros((8, 8, 3), bool), np.zeros((8, 8, 3)), {}, "dtype bool"),
+        (np.zeros((8, 8, 3)), np.zeros((8, 8, 3)), {"shadows": -1.0}, "shadows must be"),
+    ],
+)
+def test_regrain_refuses_what_it_cannot_use(source, graded, options, match):
+    with pytest.raises(ValueError, match=match):
+        color.regrain(source, graded, **options)
