@@ -29,6 +29,7 @@ __all__ = [
     "output_geometry",
     "result_kwargs",
     "mask_plane",
+    "labels_to_content",
     "shapes_to_labels",
 ]
 
@@ -209,10 +210,40 @@ def _pad(world: np.ndarray, ndim: int) -> np.ndarray:
 def mask_plane(mask: Any, layer: Any, hw: tuple[int, int], index: tuple[int, ...]) -> np.ndarray:
     """The mask the engine gets for content ``layer`` (plane height and width ``hw``): a copy.
 
-    A Labels layer gives its plane at ``index`` (the plane under the sliders), as is; a
-    Shapes layer is rasterised with :func:`shapes_to_labels`. Either way an integer label
-    image in content coordinates that the engine resizes to the run's size.
+    A Labels layer gives its plane at ``index`` (the plane under the sliders) through
+    :func:`labels_to_content`; a Shapes layer is rasterised with :func:`shapes_to_labels`.
+    Either way an integer label image in content coordinates that the engine resizes to the
+    run's size.
     """
     if hasattr(mask, "to_labels"):
         return shapes_to_labels(mask, layer, hw)
-    return np.array(plane_of(layer_data(mask), index), copy=True)
+    return labels_to_content(mask, layer, hw, index)
+
+
+def labels_to_content(labels: Any, layer: Any, hw: tuple[int, int], index: tuple[int, ...]) -> np.ndarray:
+    """``labels``' plane at ``index`` in ``layer``'s ``hw`` pixel grid: a copy.
+
+    Each content pixel takes the label under its centre (nearest), found through world
+    coordinates, so a label image at another resolution, offset or rotation applies where
+    napari draws it; content pixels it does not cover get 0. A label image with the
+    content's shape and placement is copied as is.
+    """
+    plane = np.asarray(plane_of(layer_data(labels), index))
+    leading = [0.0] * (layer.ndim - 2)
+
+    def in_labels(row: float, col: float) -> np.ndarray:
+        world = np.asarray(layer.data_to_world([*leading, row, col]), dtype=float)
+        return np.asarray(labels.world_to_data(_pad(world, labels.ndim)), dtype=float)[-2:]
+
+    origin = in_labels(0, 0)
+    down, right = in_labels(1, 0) - origin, in_labels(0, 1) - origin
+    if plane.shape == tuple(hw) and np.allclose(origin, 0) and np.allclose([down, right], np.eye(2)):
+        return np.array(plane, copy=True)
+    rows, cols = np.meshgrid(np.arange(hw[0]), np.arange(hw[1]), indexing="ij", sparse=True)
+    # Label pixel k spans [k - 0.5, k + 0.5) in its data coordinates, as napari draws it.
+    at_row = np.floor(origin[0] + down[0] * rows + right[0] * cols + 0.5).astype(np.intp)
+    at_col = np.floor(origin[1] + down[1] * rows + right[1] * cols + 0.5).astype(np.intp)
+    inside = (at_row >= 0) & (at_row < plane.shape[0]) & (at_col >= 0) & (at_col < plane.shape[1])
+    out = np.zeros(tuple(hw), dtype=plane.dtype)
+    out[inside] = plane[at_row[inside], at_col[inside]]
+    return out

@@ -6,11 +6,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from napari.layers import Image
+from napari.layers import Image, Labels
 
 from napari_nst._layers import (
     current_index,
     is_stack,
+    labels_to_content,
     leading_axes,
     output_geometry,
     output_hw,
@@ -96,3 +97,33 @@ def test_result_kwargs_are_explicit_about_rgb_and_limits() -> None:
     assert gray["rgb"] is False and gray["contrast_limits"] == (0.0, 1.0) and gray["colormap"] == "magma"
     rgb = result_kwargs(layer, np.zeros((10, 10, 3), np.uint8), rgb=True, **common)
     assert rgb["rgb"] is True and rgb["contrast_limits"] == (0, 255) and rgb["scale"] == (2.0, 2.0)
+
+
+def test_a_labels_mask_of_the_contents_shape_and_placement_is_copied() -> None:
+    content = Image(np.zeros((6, 8)), scale=(2.0, 3.0), translate=(1.0, -1.0))
+    data = np.arange(48, dtype=np.int32).reshape(6, 8)
+    labels = Labels(data, scale=(2.0, 3.0), translate=(1.0, -1.0))
+    out = labels_to_content(labels, content, (6, 8), ())
+    np.testing.assert_array_equal(out, data)
+    out[0, 0] = 99
+    assert labels.data[0, 0] == 0  # a copy
+
+
+def test_a_labels_mask_maps_through_world_coordinates() -> None:
+    # Labels at half the content's resolution, shifted: label pixel (i, j) is drawn centred on
+    # world (4.5 + 2i, 0.5 + 2j), so it covers content pixels 4 + 2i..5 + 2i, 2j..2j + 1;
+    # content pixels outside the label image get 0.
+    content = Image(np.zeros((12, 10)))
+    labels = Labels(np.array([[1, 2], [3, 4]], np.int32), scale=(2.0, 2.0), translate=(4.5, 0.5))
+    out = labels_to_content(labels, content, (12, 10), ())
+    assert (out[:4] == 0).all() and (out[8:] == 0).all() and (out[:, 4:] == 0).all()
+    np.testing.assert_array_equal(out[4:8, :4], np.kron([[1, 2], [3, 4]], np.ones((2, 2), int)))
+
+
+def test_a_labels_stack_gives_the_plane_under_the_index() -> None:
+    content = Image(np.zeros((3, 4, 4)))
+    stack = np.zeros((3, 4, 4), np.int32)
+    stack[1, 1:3, 1:3] = 5
+    labels = Labels(stack)
+    assert labels_to_content(labels, content, (4, 4), (1,)).sum() == 20
+    assert labels_to_content(labels, content, (4, 4), (0,)).sum() == 0

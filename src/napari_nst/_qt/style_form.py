@@ -35,6 +35,7 @@ from .._forms import EntryPicker, LossWeights
 from .._layers import (
     current_index,
     is_stack,
+    labels_to_content,
     layer_data,
     leading_axes,
     mask_plane,
@@ -249,10 +250,11 @@ class StyleTransferForm(Container):
             if not _accepts("mask"):
                 raise OptionError("this nst_engine's iter_stylize has no mask; choose no mask, or update nst_engine")
             if all_planes and follows_stack(mask_layer, stack_shape):
-                # A copy: painting on during the run must not change the planes still to come.
-                mask_stack = np.array(layer_data(mask_layer), copy=True)
-                for index in indices:
-                    check_mask(plane_of(mask_stack, index), len(style_layers), mask_layer.name, at=index)
+                # Copies: painting on during the run must not change the planes still to come.
+                planes = {index: labels_to_content(mask_layer, content, plane_hw, index) for index in indices}
+                mask_stack = np.zeros(stack_shape + plane_hw, dtype=planes[indices[0]].dtype)
+                for index, plane in planes.items():
+                    mask_stack[index] = check_mask(plane, len(style_layers), mask_layer.name, at=index)
             else:
                 mask_index = () if isinstance(mask_layer, Shapes) else current_index(mask_layer, self._viewer)
                 options["mask"] = check_mask(
