@@ -81,7 +81,7 @@ def regrain(
     their grain as before. On five other pairs of ``skimage.data`` images the defaults
     lowered the largest KL on four and moved SSIM by -0.012 to +0.014 (docs/color.md).
 
-    Two departures from ``regrain.m``, both keeping its fixed point: a coarser level's
+    Besides the shadow term, two departures from ``regrain.m``, both keeping its fixed point: a coarser level's
     solution is carried to the finer one as the correction ``J - I`` rather than as ``J``,
     so the fine level starts from the source's own detail instead of a blurred image (with
     only 4 sweeps at full size, ``regrain.m`` leaves ``J = I + c`` off by 0.03 where this
@@ -127,7 +127,7 @@ def _planes(image: np.ndarray, name: str, *, bounded: bool) -> np.ndarray:
     elif not np.issubdtype(array.dtype, np.floating):
         raise ImageError(f"{name} has dtype {array.dtype}; pass unsigned integers or floats")
     low, high = float(array.min()), float(array.max())
-    # Comparisons with NaN are false, so these also reject NaN (and the first, infinities).
+    # min and max propagate NaN, so checking them covers NaN and infinities anywhere.
     if not (np.isfinite(low) and np.isfinite(high)) or (bounded and not (low >= 0 and high <= 1)):
         expected = "in [0, 1]" if bounded else "finite"
         raise ImageError(f"{name} has values in [{low:g}, {high:g}]; regrain needs them {expected}")
