@@ -250,10 +250,10 @@ class StyleTransferForm(Container):
             if not _accepts("mask"):
                 raise OptionError("this nst_engine's iter_stylize has no mask; choose no mask, or update nst_engine")
             if all_planes and follows_stack(mask_layer, stack_shape):
-                # Copies: painting on during the run must not change the planes still to come.
-                planes = {index: labels_to_content(mask_layer, content, plane_hw, index) for index in indices}
-                mask_stack = np.zeros(stack_shape + plane_hw, dtype=planes[indices[0]].dtype)
-                for index, plane in planes.items():
+                # A copy: painting on during the run must not change the planes still to come.
+                mask_stack = np.zeros(stack_shape + plane_hw, dtype=layer_data(mask_layer).dtype)
+                for index in indices:
+                    plane = labels_to_content(mask_layer, content, plane_hw, index)
                     mask_stack[index] = check_mask(plane, len(style_layers), mask_layer.name, at=index)
             else:
                 mask_index = () if isinstance(mask_layer, Shapes) else current_index(mask_layer, self._viewer)

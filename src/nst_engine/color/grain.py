@@ -102,11 +102,7 @@ def regrain(
 
 
 def regrain_planes(
-    source: np.ndarray,
-    graded: np.ndarray,
-    *,
-    smoothness: float = SMOOTHNESS,
-    shadows: float = SHADOWS,
+    source: np.ndarray, graded: np.ndarray, *, smoothness: float, shadows: float
 ) -> np.ndarray:
     """:func:`regrain` of planar ``3×H×W`` float32 images (C-contiguous), planar out."""
     if smoothness <= 0:

@@ -101,9 +101,13 @@ class LayerLoss(Loss):
         features = references.features(self.reference or self.role, self.layers)
         return {layer: self.statistic(features[layer]) for layer in self.layers}
 
+    def layer_term(self, features: torch.Tensor, target: Any, mask: torch.Tensor | None) -> torch.Tensor:
+        """One layer's value (``mask`` at the layer's resolution): ``compare(statistic(...), target)``."""
+        return self.compare(self.statistic(features, mask), target)
+
     def __call__(self, image: torch.Tensor, features: Mapping[str, torch.Tensor], target: Any) -> torch.Tensor:
         terms = (
-            weight * self.compare(self.statistic(features[layer], resize_mask(self.mask, features[layer])), target[layer])
+            weight * self.layer_term(features[layer], target[layer], resize_mask(self.mask, features[layer]))
             for layer, weight in zip(self.layers, self.layer_weights)
         )
         return sum(terms)
@@ -119,17 +123,8 @@ class ContentLoss(LayerLoss):
 
     role = "content"
 
-    def compare(self, statistic: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return LF.content_loss(statistic, target)
-
-    def __call__(self, image: torch.Tensor, features: Mapping[str, torch.Tensor], target: Any) -> torch.Tensor:
-        if self.mask is None:
-            return super().__call__(image, features, target)
-        terms = (
-            weight * LF.content_loss(features[layer], target[layer], resize_mask(self.mask, features[layer]))
-            for layer, weight in zip(self.layers, self.layer_weights)
-        )
-        return sum(terms)
+    def layer_term(self, features: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return LF.content_loss(features, target, mask)
 
 
 class GramLoss(LayerLoss):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from ._common import _REFERENCE_HW, _SELF_TOLERANCE, _SOURCE_HW, _entry, _expect, _label
+from ._common import _REFERENCE_HW, _SELF_TOLERANCE, _SOURCE_HW, _bind, _entry, _expect, _label
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,15 +86,12 @@ def check_color_transfer(transfer: str | Callable[..., Any], /, **options: Any) 
     """
     import numpy as np
 
-    from ..errors import ImageError, OptionError
+    from ..errors import ImageError
     from ..images import to_unit_float
 
     entry = _entry("color_transfers", transfer)
     label = _label(entry)
-    try:
-        bound = entry.bind(options)
-    except OptionError as exc:
-        raise AssertionError(str(exc)) from None
+    bound = _bind(entry, options)
     src = _halves(_SOURCE_HW, (0.7, 0.3, 0.2), (0.2, 0.3, 0.7), seed=1)
     ref = _halves(_REFERENCE_HW, (0.2, 0.6, 0.3), (0.8, 0.8, 0.2), seed=2)
     for dtype in (np.uint8, np.uint16, np.float64, np.float32):

@@ -42,6 +42,16 @@ def _label(entry: Entry) -> str:
     return f"{kind_label(entry.kind)} {entry.name!r}" + ("" if entry.plugin.startswith("(") else origin)
 
 
+def _bind(entry: Entry, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` bound by ``entry``'s schema; a refusal fails the check with its message."""
+    from ..errors import OptionError
+
+    try:
+        return entry.bind(options)
+    except OptionError as exc:
+        raise AssertionError(str(exc)) from None
+
+
 def _attempt(label: str, doing: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``fn``; turn any exception into an AssertionError saying which check was running."""
     try:

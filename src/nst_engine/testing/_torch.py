@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
-from ._common import _TENSOR_HW, _attempt, _entry, _expect, _label
+from ._common import _TENSOR_HW, _attempt, _bind, _entry, _expect, _label
 
 
 def _backbone(backbone: Any) -> Any:
@@ -33,15 +33,11 @@ def check_loss(loss: str | Callable[..., Any], /, *, backbone: Any = "random-mul
     """
     import torch
 
-    from ..errors import OptionError
     from ..objective import ReferenceImages
 
     entry = _entry("losses", loss)
     label = _label(entry)
-    try:
-        bound = entry.bind(options)
-    except OptionError as exc:
-        raise AssertionError(str(exc)) from None
+    bound = _bind(entry, options)
     term = _attempt(label, "built with " + (f"options {bound}" if bound else "its defaults"), entry.factory, **bound)
     role = getattr(term, "role", None)
     _expect(role in ("content", "style", "image"), label, f"has role {role!r}: set role to 'content', 'style' or 'image'")
@@ -107,14 +103,10 @@ def check_backbone(backbone: str | Callable[..., Any], /, **options: Any) -> Non
     import torch
 
     from ..backbones import Backbone
-    from ..errors import OptionError
 
     entry = _entry("backbones", backbone)
     label = _label(entry)
-    try:
-        bound = entry.bind(options)
-    except OptionError as exc:
-        raise AssertionError(str(exc)) from None
+    bound = _bind(entry, options)
     net = _attempt(label, "built with " + (f"options {bound}" if bound else "its defaults"), entry.factory, **bound)
     _expect(isinstance(net, Backbone), label, f"built a {type(net).__name__}: subclass nst_engine.backbones.Backbone")
     names = tuple(net.layer_names)
