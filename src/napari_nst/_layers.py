@@ -28,6 +28,7 @@ __all__ = [
     "output_hw",
     "output_geometry",
     "result_kwargs",
+    "at_plane",
     "mask_plane",
     "labels_to_content",
     "shapes_to_labels",
@@ -127,22 +128,29 @@ def output_hw(shape: tuple[int, ...], size: int | None) -> tuple[int, int]:
 
 
 def output_geometry(
-    layer: Any, source_hw: tuple[int, int], result_hw: tuple[int, int], *, leading: bool
+    layer: Any,
+    source_hw: tuple[int, int],
+    result_hw: tuple[int, int],
+    *,
+    leading: bool,
+    plane: tuple[int, ...] = (),
 ) -> dict[str, tuple[float, ...]]:
     """``scale`` and ``translate`` that lay a resized result exactly over ``layer``.
 
     A result ``f`` times coarser than its input gets ``f`` times the layer's pixel size, and
     its first pixel centre moves by ``(f - 1) / 2`` input pixels; with no resizing both equal
-    the layer's own. ``leading`` keeps the stack axes (a result with every plane).
+    the layer's own. ``leading`` keeps the stack axes (a result with every plane); ``plane``
+    places a one-plane result (leading axes of length 1) at that plane of the stack.
     """
     scale = np.asarray(layer.scale, dtype=float)
     translate = np.asarray(layer.translate, dtype=float)
     factor = np.asarray(source_hw, dtype=float) / np.asarray(result_hw, dtype=float)
     plane_scale = scale[-2:] * factor
     plane_translate = translate[-2:] + scale[-2:] * (factor - 1.0) / 2.0
-    if leading:
+    if leading or plane:
+        lead_translate = translate[:-2] + scale[:-2] * np.asarray(plane or [0] * (len(scale) - 2), dtype=float)
         plane_scale = np.concatenate([scale[:-2], plane_scale])
-        plane_translate = np.concatenate([translate[:-2], plane_translate])
+        plane_translate = np.concatenate([lead_translate, plane_translate])
     return {"scale": tuple(plane_scale.tolist()), "translate": tuple(plane_translate.tolist())}
 
 
@@ -155,6 +163,7 @@ def result_kwargs(
     source_hw: tuple[int, int],
     leading: bool,
     rgb: bool,
+    plane: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """``viewer.add_image`` keyword arguments of a result made from ``layer``.
 
@@ -168,11 +177,16 @@ def result_kwargs(
         "rgb": rgb,
         "contrast_limits": limits,
         "metadata": metadata,
-        **output_geometry(layer, source_hw, hw, leading=leading),
+        **output_geometry(layer, source_hw, hw, leading=leading, plane=plane),
     }
     if not rgb:
         kwargs["colormap"] = layer.colormap.name
     return kwargs
+
+
+def at_plane(image: np.ndarray, plane: tuple[int, ...]) -> np.ndarray:
+    """``image`` with one length-1 axis per stack axis of ``plane`` (a view), for ``result_kwargs(plane=)``."""
+    return np.asarray(image).reshape((1,) * len(plane) + np.shape(image))
 
 
 def shapes_to_labels(shapes: Any, layer: Any, hw: tuple[int, int]) -> np.ndarray:

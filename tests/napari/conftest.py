@@ -62,6 +62,21 @@ def viewer(make_napari_viewer_proxy: Callable[..., Any], qtbot: Any) -> Any:
     qtbot.wait(10)
 
 
+#: The laptop screen the panels must fit (issue: 1280×800 with all three panels docked).
+LAPTOP = (1280, 800)
+
+
+@pytest.fixture
+def laptop_viewer(viewer: Any, qtbot: Any) -> Any:
+    """The viewer's main window shown at 1280×800 (the geometry a laptop user has)."""
+    window = viewer.window._qt_window
+    window.showNormal()
+    window.resize(*LAPTOP)
+    qtbot.waitExposed(window)
+    qtbot.wait(50)
+    return viewer
+
+
 @pytest.fixture
 def content_image() -> np.ndarray:
     """A small RGB photo (uint8)."""

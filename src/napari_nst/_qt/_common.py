@@ -22,6 +22,7 @@ __all__ = [
     "image_picker",
     "plane_picker",
     "sync_planes",
+    "pick_apart",
     "layer_plane",
     "notify_error",
     "notify_failure",
@@ -45,6 +46,21 @@ def image_picker(viewer: Any, *, name: str, label: str, nullable: bool = False, 
         return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, Image)]
 
     return ComboBox(name=name, label=label, choices=choices, nullable=nullable, tooltip=tooltip or None)
+
+
+def pick_apart(second: ComboBox, first: ComboBox) -> None:
+    """Move ``second`` off ``first``'s layer when another is there (style vs content, reference vs source).
+
+    A layer named "... (style)" (the sample's) is preferred. Called at start-up and when the
+    layer list changes, never on the user's own choice, so choosing one layer for both stays possible.
+    """
+    taken = first.value
+    if taken is None or second.value is not taken:
+        return
+    others = [layer for _, layer in second.choices if layer is not taken and layer is not None]
+    if others:
+        styled = [layer for layer in others if str(layer.name).endswith("(style)")]
+        second.value = (styled or others)[0]
 
 
 def plane_picker(*, tooltip: str) -> ComboBox:

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Literal
 
+import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
@@ -21,7 +22,7 @@ from ..errors import WeightsUnavailableError
 from .base import SequentialBackbone
 from .weights import cached_or_downloaded, load_state_dict
 
-__all__ = ["vgg16", "vgg19", "VGG"]
+__all__ = ["vgg16", "vgg19", "VGG", "imagenet_weights_path", "has_imagenet_weights", "WEIGHTS_HINT"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -84,6 +85,26 @@ class VGG(SequentialBackbone):
         super().__init__(_named_layers(features, pooling), mean=IMAGENET_MEAN, std=IMAGENET_STD)
         self.info = info
         self.freeze()
+
+
+#: One line on how to get the ImageNet weights, for a UI that falls back to random-multiscale.
+WEIGHTS_HINT = (
+    "VGG weights are not installed, so random-multiscale (weight-free) is the default. For VGG, copy "
+    "{file} into {folder} (see the README, 'VGG weights')"
+)
+
+
+def imagenet_weights_path(arch: str = "vgg19") -> Path:
+    """Where the torch hub cache keeps ``arch``'s ImageNet weights (the file may not exist)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(_imagenet_url(arch)).name
+
+
+def has_imagenet_weights(arch: str = "vgg19") -> bool:
+    """Whether ``arch``'s ImageNet weights are in the torch hub cache, so it works offline.
+
+    A UI uses this to choose its default backbone without trying (and failing) a download.
+    """
+    return imagenet_weights_path(arch).is_file()
 
 
 def _imagenet_url(arch: str) -> str:

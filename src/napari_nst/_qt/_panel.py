@@ -1,0 +1,82 @@
+"""The layout every panel shares: a scrolling form over a pinned footer, and collapsible sections.
+
+Docked beside the other panels on a laptop screen a panel may get 250 px of height: the form
+scrolls, while the buttons, the progress bar and the status line stay in view below it. The
+panel asks for no more width than its narrowest useful form, so the canvas keeps its share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from magicgui.widgets import Container, ProgressBar, PushButton, Widget
+from qtpy.QtWidgets import QSizePolicy
+
+from ._status import StatusLine
+
+__all__ = ["Section", "Panel", "PANEL_MIN_WIDTH"]
+
+#: The narrowest the form is laid out; below that the scroll area clips rather than widening the dock.
+PANEL_MIN_WIDTH = 280
+
+
+class Section(Container):
+    """A titled group of fields that folds away behind its header button."""
+
+    def __init__(self, title: str, widgets: Sequence[Widget], *, expanded: bool = False, tooltip: str = "") -> None:
+        self._title = title
+        self.header = PushButton(name=f"{_slug(title)}_header", text=title)
+        self.header.tooltip = tooltip or f"show or hide the {title.lower()} settings"
+        self.header.native.setStyleSheet("text-align: left; padding-left: 6px;")
+        self.body = Container(name=f"{_slug(title)}_body", widgets=list(widgets), labels=True)
+        self.body.margins = (8, 0, 0, 4)
+        super().__init__(name=_slug(title), widgets=[self.header, self.body], labels=False, label="")
+        self.margins = (0, 0, 0, 0)
+        self.header.changed.connect(self._toggle)
+        self.expanded = expanded
+
+    @property
+    def expanded(self) -> bool:
+        """Whether the fields are shown."""
+        return self.body.visible
+
+    @expanded.setter
+    def expanded(self, value: bool) -> None:
+        self.body.visible = bool(value)
+        self.header.text = f"{'▾' if value else '▸'} {self._title}"
+
+    def _toggle(self, *_: Any) -> None:
+        self.expanded = not self.expanded
+
+
+class Panel(Container):
+    """``form`` in a vertical scroll area, ``buttons``, a progress bar and a :class:`StatusLine` below."""
+
+    def __init__(self, form: Sequence[Widget], buttons: Sequence[Widget], *, extra: Sequence[Widget] = ()) -> None:
+        self.form = Container(name="form", widgets=list(form), labels=False, scrollable=True)
+        self.progress = ProgressBar(name="progress", value=0, min=0, max=1, visible=False, label="")
+        self.status = StatusLine()
+        row = Container(name="buttons", widgets=list(buttons), layout="horizontal", labels=False)
+        row.margins = (0, 0, 0, 0)
+        super().__init__(widgets=[self.form, row, self.progress, self.status, *extra], labels=False)
+        self.margins = (4, 4, 4, 4)
+        self.form.native.setMinimumWidth(PANEL_MIN_WIDTH)
+        scroll = self.form.root_native_widget  # the QScrollArea around the form
+        scroll.setMinimumHeight(60)
+        scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.native.setMinimumWidth(PANEL_MIN_WIDTH + 24)
+
+    def set_progress(self, value: int, total: int) -> None:
+        """Show the panel's own progress bar at ``value`` of ``total``."""
+        self.progress.max = max(1, int(total))
+        self.progress.value = min(int(value), self.progress.max)
+        self.progress.visible = True
+
+    def hide_progress(self) -> None:
+        """Hide the progress bar (a run has ended)."""
+        self.progress.visible = False
+
+
+def _slug(title: str) -> str:
+    return "_".join(title.lower().split())
