@@ -145,11 +145,16 @@ class EvaluationRow:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Rows for the table and channel densities (name -> channel -> density) for the plot."""
+    """Rows for the table and channel densities (name -> channel -> density) for the plot.
+
+    ``gram_note`` says once why no row has a Gram distance (one backbone serves all rows,
+    so its failure is the same for each).
+    """
 
     rows: list[EvaluationRow]
     densities: dict[str, dict[str, np.ndarray]]
     grid: int
+    gram_note: str | None = None
 
 
 def channel_densities(image: np.ndarray, *, grid: int = 256) -> dict[str, np.ndarray]:
@@ -175,13 +180,13 @@ def evaluate(
     """KL against ``colors``, SSIM against ``structure`` and Gram distance against ``style``."""
     try:
         grams, gram_note = _gram_distances(candidates, style, backbone)
-        rows = [_row(c, colors, structure, gram, gram_note) for c, gram in zip(candidates, grams)]
+        rows = [_row(c, colors, structure, gram) for c, gram in zip(candidates, grams)]
         densities = {}
         if colors is not None:
             densities["reference colors"] = channel_densities(colors, grid=grid)
         for c in candidates:
             densities[c.name] = channel_densities(c.image, grid=grid)
-        return Evaluation(rows, densities, grid)
+        return Evaluation(rows, densities, grid, gram_note)
     except Exception as exc:
         raise RunFailed(failure_message("Evaluation", exc)) from exc
 
@@ -204,11 +209,7 @@ def _gram_distances(
 
 
 def _row(
-    candidate: Candidate,
-    colors: np.ndarray | None,
-    structure: np.ndarray | None,
-    gram: float | None,
-    gram_note: str | None,
+    candidate: Candidate, colors: np.ndarray | None, structure: np.ndarray | None, gram: float | None
 ) -> EvaluationRow:
     notes = []
     kl = kl_divergence(colors, candidate.image).as_dict() if colors is not None else None
@@ -219,6 +220,4 @@ def _row(
             image = resize_to(split_image(image)[0], structure.shape[:2])
             notes.append(f"SSIM after resizing to {structure.shape[0]}×{structure.shape[1]}")
         score = ssim(structure, image)
-    if gram_note is not None:
-        notes.append(gram_note)
     return EvaluationRow(candidate.name, kl, score, gram, tuple(notes))

@@ -63,10 +63,15 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray, *, provenance: dict | None = None) -> Path:
+def write_image(
+    path: str | os.PathLike, image: np.ndarray, *, provenance: dict | None = None, rgb: bool | None = None
+) -> Path:
     """Write a float image in [0, 1] (``H×W``, ``H×W×3`` or ``H×W×4``) atomically.
 
-    PNG and JPEG are written with 8 bits per channel, TIFF with 16. Returns the path written.
+    PNG and JPEG are written with 8 bits per channel, TIFF with 16. A TIFF may also hold a
+    stack (leading axes, one page per plane) when ``rgb`` says whether the last axis is
+    color: left to guess, tifffile takes a gray stack of 3 or 4 planes for one RGB(A) image.
+    Returns the path written.
     """
     path = Path(path)
     fmt = _FORMATS.get(path.suffix.lower())
@@ -78,7 +83,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, provenance: dict 
 
     def write(tmp: Path) -> None:
         if fmt == "TIFF":
-            tifffile.imwrite(tmp, to_uint(image, np.uint16), description=text, photometric=None)
+            photometric = None if rgb is None else "rgb" if rgb else "minisblack"
+            tifffile.imwrite(tmp, to_uint(image, np.uint16), description=text, photometric=photometric)
             return
         pil = Image.fromarray(to_uint(image, np.uint8))
         if fmt == "PNG":
