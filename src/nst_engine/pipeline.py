@@ -2,7 +2,9 @@
 
 ``iter_stylize`` yields a :class:`StepEvent` after every optimizer iteration and returns a
 :class:`StyleResult`; ``stylize`` drains it. Closing the generator cancels within one step;
-sending ``"stop"`` ends early and still returns the result, marked as cancelled.
+sending ``"stop"`` ends early and still returns the result, marked as cancelled. A ``cancel``
+event set from another thread does the same within one backbone layer, mid-step (see
+:mod:`nst_engine.cancellation`).
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import platform
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generator, Iterator, Literal, Mapping, Sequence
+from typing import Any, Callable, Generator, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cancellation import CancelRequest, Cancelled, cancellable, raise_if_cancelled
 from .catalog import get_entry
 from .devices import resolve_device
 from .errors import OptionError
@@ -153,6 +156,7 @@ def iter_stylize(
     preview_every: int = 10,
     color: str = "none",
     color_options: Mapping[str, Any] | None = None,
+    cancel: CancelRequest | None = None,
 ) -> Generator[StepEvent, Any, StyleResult]:
     """Stylise ``content`` with ``style``, yielding a :class:`StepEvent` per iteration.
 
@@ -195,6 +199,11 @@ def iter_stylize(
         Keep the content's colors: ``"none"``, ``"luminance"``, ``"before:<transfer>"`` or
         ``"after:<transfer>"`` with any registered color transfer and its options (see
         :mod:`nst_engine.preservation`).
+    cancel
+        A ``threading.Event`` (anything with ``is_set()``) another thread may set: the run
+        stops within one backbone layer, even mid-step, and returns the last completed step's
+        image, marked cancelled as after sending ``"stop"``. A UI's thread is stuck inside the
+        step, where nothing sent through the generator arrives; the event reaches it there.
 
     Returns
     -------
@@ -243,60 +252,71 @@ def iter_stylize(
         setup_s = time.perf_counter() - started
         step, image, cancelled, loop_started = 0, None, False, time.perf_counter()
         final_raw = None
-        for index, (shape, scale_steps) in enumerate(zip(shapes, per_scale)):
-            references = _references(content_t, styles_t, shape, style_scale)
-            content_s, style_s = references["content"], references["style:0"]
-            region_s = _resized(region_t, shape) if region_t is not None else None
+        # The last completed iterate and its composition: the result, however the run ends.
+        done: tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]] | None = None
+        try:
+            for index, (shape, scale_steps) in enumerate(zip(shapes, per_scale)):
+                references = _references(content_t, styles_t, shape, style_scale)
+                content_s, style_s = references["content"], references["style:0"]
+                region_s = _resized(region_t, shape) if region_t is not None else None
 
-            def composed(x: torch.Tensor, region=region_s, content=content_s) -> torch.Tensor:
-                return x if region is None else region * x + (1 - region) * content
+                def composed(x: torch.Tensor, region=region_s, content=content_s) -> torch.Tensor:
+                    return x if region is None else region * x + (1 - region) * content
 
-            objective.set_targets(
-                {name: ref.contiguous(memory_format=memory_format) for name, ref in references.items()},
-                [_resized(m, shape) for m in masks_t],
-            )
-            if image is not None:
-                start = _resized(image.detach(), shape)
-            elif warm is not None:
-                start = _resized(_tensor(warm, dev), shape)
-            else:
-                start = _initial(init, content_s, style_s, seed)
-            image = start.contiguous().requires_grad_(True)
-            opt = optimizer_entry.factory([image], **optimizer_bound)
-            last: dict[str, torch.Tensor] = {}
-
-            def closure() -> torch.Tensor:
-                opt.zero_grad()
-                total, values = objective(composed(image).contiguous(memory_format=memory_format))
-                total.backward()
-                # L-BFGS flattens gradients with .view(); channels-last ones are not contiguous.
-                image.grad = image.grad.contiguous()
-                last["raw"] = values.detach()
-                return total
-
-            for local in range(scale_steps):
-                opt.step(closure)
-                step += 1
-                final_raw = last["raw"]
-                values = (final_raw * objective.scales.to(final_raw)).tolist()
-                event_losses = {t.name: v for t, v in zip(terms, values)}
-                event_losses["total"] = float(sum(values))
-                if not np.isfinite(event_losses["total"]):
-                    raise FloatingPointError(
-                        f"the loss became {event_losses['total']} at step {step}: lower the "
-                        "optimizer's lr (-p optimizer.lr=...) or the loss weights"
+                if image is not None:
+                    start = _resized(image.detach(), shape)
+                elif warm is not None:
+                    start = _resized(_tensor(warm, dev), shape)
+                else:
+                    start = _initial(init, content_s, style_s, seed)
+                if step == 0:  # nothing optimised yet: the result is this scale's initial image
+                    done = (start, composed)
+                with cancellable(net, cancel):
+                    objective.set_targets(
+                        {name: ref.contiguous(memory_format=memory_format) for name, ref in references.items()},
+                        [_resized(m, shape) for m in masks_t],
                     )
-                wants_preview = local == scale_steps - 1 or (preview_every and step % preview_every == 0)
-                command = yield StepEvent(
-                    step, steps, index, len(shapes), shape, event_losses,
-                    colors.finish(_numpy(composed(image.detach()))) if wants_preview else None,
-                )
-                if command == "stop":
-                    cancelled = True
-                    break
-            if cancelled:
-                break
-        result = merge_alpha(colors.finish(_numpy(_resized(composed(image.detach()), shapes[-1]))), alpha)
+                image = start.contiguous().requires_grad_(True)
+                opt = optimizer_entry.factory([image], **optimizer_bound)
+                last: dict[str, torch.Tensor] = {}
+
+                def closure() -> torch.Tensor:
+                    # L-BFGS's line search evaluates several times per step: stop between them too.
+                    raise_if_cancelled(cancel)
+                    opt.zero_grad()
+                    total, values = objective(composed(image).contiguous(memory_format=memory_format))
+                    total.backward()
+                    # L-BFGS flattens gradients with .view(); channels-last ones are not contiguous.
+                    image.grad = image.grad.contiguous()
+                    last["raw"] = values.detach()
+                    return total
+
+                for local in range(scale_steps):
+                    with cancellable(net, cancel):
+                        opt.step(closure)
+                    step += 1
+                    # A copy: the next step updates ``image`` in place before it can fail.
+                    done = (image.detach().clone(), composed)
+                    final_raw = last["raw"]
+                    values = (final_raw * objective.scales.to(final_raw)).tolist()
+                    event_losses = {t.name: v for t, v in zip(terms, values)}
+                    event_losses["total"] = float(sum(values))
+                    if not np.isfinite(event_losses["total"]):
+                        raise FloatingPointError(
+                            f"the loss became {event_losses['total']} at step {step}: lower the "
+                            "optimizer's lr (-p optimizer.lr=...) or the loss weights"
+                        )
+                    wants_preview = local == scale_steps - 1 or (preview_every and step % preview_every == 0)
+                    command = yield StepEvent(
+                        step, steps, index, len(shapes), shape, event_losses,
+                        colors.finish(_numpy(composed(image.detach()))) if wants_preview else None,
+                    )
+                    if _stop_requested(command):
+                        raise Cancelled("stop sent")
+        except Cancelled:
+            cancelled = True
+        last_image, last_composed = done
+        result = merge_alpha(colors.finish(_numpy(_resized(last_composed(last_image), shapes[-1]))), alpha)
         threads_used = torch.get_num_threads()
     loop_s = time.perf_counter() - loop_started
     provenance = {
@@ -325,6 +345,13 @@ def iter_stylize(
         },
     }
     return StyleResult(result, provenance)
+
+
+def _stop_requested(command: Any) -> bool:
+    """Whether a value sent into the generator asks to stop; a typo must not pass silently."""
+    if command is not None and command != "stop":
+        raise ValueError(f"iter_stylize accepts only 'stop' (or None) through send(); got {command!r}")
+    return command == "stop"
 
 
 def _references(content: torch.Tensor, styles: list[torch.Tensor], shape: tuple[int, int],
@@ -357,7 +384,10 @@ def _version() -> str:
 
 
 def stylize(content: np.ndarray, style: np.ndarray, **options: Any) -> StyleResult:
-    """Run :func:`iter_stylize` to the end and return its :class:`StyleResult`."""
+    """Run :func:`iter_stylize` to the end and return its :class:`StyleResult`.
+
+    Its options are ``iter_stylize``'s; ``cancel`` stops it from another thread.
+    """
     events = iter_stylize(content, style, **options)
     while True:
         try:
