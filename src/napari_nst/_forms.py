@@ -9,6 +9,9 @@ keeps floats such as ``1e-6`` or ``1e4`` exact, which a spin box with fixed deci
 
 from __future__ import annotations
 
+import inspect
+import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +23,7 @@ from nst_engine.options import Option
 from nst_engine.pipeline import DEFAULT_LOSSES
 from nst_engine.registry import Entry
 
-__all__ = ["option_widget", "EntryForm", "EntryPicker", "LossWeights", "format_value"]
+__all__ = ["option_widget", "EntryForm", "EntryPicker", "LossWeights", "format_value", "mark_invalid", "doc_params"]
 
 _INT_MIN, _INT_MAX = -(2**31) + 1, 2**31 - 1
 
@@ -36,8 +39,49 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def _tooltip(option: Option) -> str:
-    parts = [option.help] if option.help else []
+_PARAM = re.compile(r"^(\w+(?:\s*,\s*\w+)*)\s*(?::.*)?$")
+
+
+def doc_params(doc: str | None) -> dict[str, str]:
+    """Parameter descriptions of a numpydoc ``Parameters`` section, by name.
+
+    A plugin that documents its options in its docstring gets tooltips without ``Annotated``.
+    """
+    lines = inspect.cleandoc(doc or "").splitlines()
+    out: dict[str, str] = {}
+    try:
+        start = next(i for i, line in enumerate(lines[:-1]) if line.strip() == "Parameters" and set(lines[i + 1].strip()) == {"-"})
+    except StopIteration:
+        return out
+    names: list[str] = []
+    for line in lines[start + 2 :]:
+        if line and not line[0].isspace():
+            if set(line.strip()) == {"-"}:  # the next section's underline: its title was taken as a name
+                break
+            match = _PARAM.match(line.strip())
+            names = [n.strip() for n in match.group(1).split(",")] if match else []
+            for name in names:
+                out.setdefault(name, "")
+        elif line.strip() and names:
+            for name in names:
+                out[name] = f"{out[name]} {line.strip()}".strip()
+    return {name: text for name, text in out.items() if text}
+
+
+def mark_invalid(widget: Widget, error: str | None) -> None:
+    """Show ``error`` beside ``widget`` (red frame, message first in its tooltip), or clear it."""
+    native = widget.native
+    if not hasattr(native, "_nst_tooltip"):
+        native._nst_tooltip = native.toolTip()
+    native.setStyleSheet("border: 1px solid #e5534b;" if error else "")
+    base = native._nst_tooltip
+    native.setToolTip(f"{error}\n\n{base}".strip() if error else base)
+    native._nst_error = error
+
+
+def _tooltip(option: Option, described: dict[str, str] | None = None) -> str:
+    help_text = option.help or (described or {}).get(option.name, "")
+    parts = [help_text] if help_text else []
     if option.minimum is not None or option.maximum is not None:
         low = "" if option.minimum is None else f"{option.minimum:g}"
         high = "" if option.maximum is None else f"{option.maximum:g}"
@@ -49,9 +93,13 @@ def _tooltip(option: Option) -> str:
     return "; ".join(parts)
 
 
-def option_widget(option: Option) -> Widget:
-    """One widget for ``option``, named after it, holding its default."""
-    common = {"name": option.name, "label": option.name, "tooltip": _tooltip(option) or None}
+def option_widget(option: Option, described: dict[str, str] | None = None) -> Widget:
+    """One widget for ``option``, named after it, holding its default.
+
+    ``described`` holds the docstring's parameter descriptions, the tooltip when the option's
+    annotation gives none.
+    """
+    common = {"name": option.name, "label": option.name, "tooltip": _tooltip(option, described) or None}
     if option.choices is not None and not option.sequence:
         fallback = None if option.optional else option.choices[0]
         value = option.default if option.default in option.choices else fallback
@@ -69,12 +117,15 @@ class EntryForm(Container):
     """The options of one registry entry; :meth:`options` returns them validated."""
 
     def __init__(self, entry: Entry) -> None:
-        widgets = [option_widget(o) for o in entry.options]
+        described = doc_params(getattr(entry.factory, "__doc__", None))
+        widgets = [option_widget(o, described) for o in entry.options]
         if not widgets:
             widgets = [Label(value="(no options)")]
         super().__init__(widgets=widgets, labels=True)
         self._entry = entry
         self.margins = (0, 0, 0, 0)
+        for option in entry.options:
+            self[option.name].changed.connect(lambda *_, name=option.name: self.check(name))
 
     @property
     def entry(self) -> Entry:
@@ -96,8 +147,24 @@ class EntryForm(Container):
             out[option.name] = value
         return out
 
+    def check(self, name: str) -> str | None:
+        """Validate one field as it is edited; an error is shown beside it and returned."""
+        try:
+            self._entry.bind({name: self.values()[name]})
+            error = None
+        except OptionError as exc:
+            error = str(exc)
+        mark_invalid(self[name], error)
+        return error
+
     def options(self) -> dict[str, Any]:
-        """Validated options; raises ``OptionError`` naming the entry and the option."""
+        """Validated options; raises ``OptionError`` naming the entry and the option.
+
+        Every bad field is marked, so the user sees all of them, not only the first.
+        """
+        errors = [self.check(option.name) for option in self._entry.options]
+        if any(errors):
+            raise OptionError(next(e for e in errors if e))
         return self._entry.bind(self.values())
 
 
@@ -119,12 +186,14 @@ class EntryPicker:
         value: str | None = None,
         name: str | None = None,
         form_label: str | None = None,
+        tooltip: str = "",
     ) -> None:
         self._kind = kind
         self._names = names
         self._forms: dict[str, EntryForm] = {}
         name = name or kind
-        self.choice = ComboBox(name=name, label=label, choices=self._choices)
+        self.choice = ComboBox(name=name, label=label, choices=self._choices, tooltip=tooltip or None)
+        self._tooltip = tooltip
         self.holder = Container(name=f"{name}_options", label=form_label or f"{label} options", labels=False)
         self.holder.margins = (0, 0, 0, 0)
         if value is not None and value in self.choice.choices:
@@ -173,6 +242,8 @@ class EntryPicker:
         current = self.form()
         for form in self._forms.values():
             form.visible = form is current
+        described = current.entry.description if current is not None else ""
+        self.choice.tooltip = "\n".join(t for t in (self._tooltip, described) if t) or None
 
     def options(self, name: str | None = None) -> dict[str, Any]:
         """Validated options of ``name`` (default: the chosen entry)."""
@@ -193,9 +264,9 @@ class LossWeights(Container):
         rows = [
             LineEdit(
                 name=f"weight_{name}",
-                label=f"{name} ({_role(name)})",
+                label=name,
                 value=format_value(float(preset.get(name, 0.0))),
-                tooltip=f"weight of the {name!r} loss; 0 switches it off",
+                tooltip=f"weight of the {name!r} loss ({_role(name)} term); 0 switches it off",
             )
             for name in self._names
         ]
@@ -205,6 +276,8 @@ class LossWeights(Container):
             form_label="loss options",
         )
         super().__init__(widgets=[*rows, *self._picker.widgets], labels=True)
+        for name in self._names:
+            self[f"weight_{name}"].changed.connect(lambda *_, name=name: self.check(name))
 
     @property
     def picker(self) -> EntryPicker:
@@ -215,17 +288,34 @@ class LossWeights(Container):
         for name in self._names:
             self[f"weight_{name}"].value = format_value(float(weights.get(name, 0.0)))
 
+    def _weight(self, name: str) -> float:
+        text = self[f"weight_{name}"].value.strip() or "0"
+        try:
+            weight = float(text)
+        except ValueError:
+            raise OptionError(f"the weight of loss {name!r} must be a number >= 0, not {text!r}") from None
+        if not (weight >= 0 and math.isfinite(weight)):
+            raise OptionError(f"the weight of loss {name!r} must be a finite number >= 0; got {text}")
+        return weight
+
+    def check(self, name: str) -> str | None:
+        """Validate one weight as it is typed; an error is shown beside it and returned."""
+        try:
+            self._weight(name)
+            error = None
+        except OptionError as exc:
+            error = str(exc)
+        mark_invalid(self[f"weight_{name}"], error)
+        return error
+
     def weights(self) -> dict[str, float]:
         """Nonzero weights by loss name; raises ``OptionError`` on text that is not a weight."""
+        errors = [self.check(name) for name in self._names]
+        if any(errors):
+            raise OptionError(next(e for e in errors if e))
         out = {}
         for name in self._names:
-            text = self[f"weight_{name}"].value.strip() or "0"
-            try:
-                weight = float(text)
-            except ValueError:
-                raise OptionError(f"the weight of loss {name!r} must be a number >= 0, not {text!r}") from None
-            if not weight >= 0:
-                raise OptionError(f"the weight of loss {name!r} must be >= 0; got {text}")
+            weight = self._weight(name)
             if weight:
                 out[name] = weight
         if not out:

@@ -5,19 +5,21 @@ to napari's generator worker. :func:`stylize_job` drives ``iter_stylize`` once p
 warm-starting each plane from the previous plane's result, and yields a :class:`PlaneEvent`
 per optimizer step whose preview is already resized to the result's shape: the main thread
 only assigns arrays, which keeps its event loop free. ``"stop"`` sent into the worker is
-passed on to the engine, which ends within one step and returns the partial result.
+passed on to the engine; so is the job's ``cancel`` event, which the engine checks inside a step
+(between backbone layers), so a cancel takes effect in seconds even at large sizes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from nst_engine.errors import NstError
-from nst_engine.images import resize_to
+from nst_engine.images import resize_to, split_image, to_unit_float
 from nst_engine.pipeline import StepEvent, iter_stylize
 
 from ._layers import plane_of, to_unit
@@ -59,6 +61,13 @@ class StyleJob:
     options: dict[str, Any] = field(default_factory=dict)
     # Labels with one plane per content plane: each plane's own mask (``options`` has none).
     mask_stack: np.ndarray | None = field(default=None, repr=False)
+    # Set from the main thread to stop within a step (the engine checks it between layers).
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    @property
+    def plane(self) -> tuple[int, ...]:
+        """The stack index of a one-plane run (``()`` for a single image or ``All planes``)."""
+        return () if self.is_stack else self.indices[0]
 
     @property
     def is_stack(self) -> bool:
@@ -73,7 +82,7 @@ class PlaneEvent:
     plane: int
     planes: int
     index: tuple[int, ...]
-    step: StepEvent
+    step: StepEvent | None  # None: the start frame, the content plane before any step
     preview: np.ndarray | None = field(default=None, repr=False)
 
 
@@ -88,6 +97,17 @@ class JobResult:
 
 def _fit(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return image if tuple(image.shape[:2]) == tuple(hw) else resize_to(image, hw)
+
+
+def _start_frame(plane: np.ndarray, hw: tuple[int, int]) -> np.ndarray | None:
+    """The content plane at the result's size: what the result layer shows until the first
+    preview (a run starts from the content by default, so the previews then change it little).
+    None for a plane the engine will reject (NaN, say): the engine reports it."""
+    try:
+        color, _ = split_image(to_unit_float(plane))
+        return _fit(color, hw)
+    except (NstError, ValueError):
+        return None
 
 
 def stylize_job(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
@@ -107,10 +127,12 @@ def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
     cancelled = False
     for k, index in enumerate(job.indices):
         plane = to_unit(plane_of(job.content, index), job.content_limits)
+        if k == 0:
+            yield PlaneEvent(0, len(job.indices), index, None, _start_frame(plane, job.out_hw))
         options = job.options
         if job.mask_stack is not None:
             options = dict(options, mask=plane_of(job.mask_stack, index))
-        events = iter_stylize(plane, job.style, init_image=previous, **options)
+        events = iter_stylize(plane, job.style, init_image=previous, cancel=job.cancel, **options)
         command = None
         while True:
             try:

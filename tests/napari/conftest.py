@@ -41,6 +41,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
+def fast_previews(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Style Transfer runs on the CPU, one thread, a preview every step, shown at once."""
+    from napari_nst._qt import style_form, style_transfer
+    from napari_nst._settings import RunSettings
+
+    settings = RunSettings(device="cpu", threads=1, preview_interval=1)
+    monkeypatch.setattr(style_form, "run_settings", lambda: settings)
+    monkeypatch.setattr(style_transfer, "UI_INTERVAL_MS", 1)
+    return settings
+
+
+@pytest.fixture
 def fast() -> dict[str, Any]:
     """Widget settings of a run that takes well under a second (weight-free backbone)."""
     return dict(FAST)

@@ -7,8 +7,6 @@ import pytest
 from style_helpers import make_configure
 
 from napari_nst._layers import shapes_to_labels
-from napari_nst._qt import style_form, style_transfer
-from napari_nst._settings import RunSettings
 
 FAST = {"backbone": "random-multiscale", "steps": 3, "size": 32, "scales": 1}
 
@@ -16,10 +14,8 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture(autouse=True)
-def fast_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(style_form, "run_settings", lambda: RunSettings(device="cpu", threads=1, preview_interval=1))
-    monkeypatch.setattr(style_transfer, "UI_INTERVAL_MS", 1)
-    monkeypatch.setattr(style_transfer, "PROGRESS_INTERVAL_MS", 5)
+def fast_settings(fast_previews) -> None:
+    """Every test here runs with the fast preview settings."""
 
 
 configure = make_configure(FAST)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nst_engine.images import resize_to
 from napari_nst._workers import JobResult, PlaneEvent, RunFailed, StyleJob, failure_message, stylize_job
 
 OPTIONS = {"backbone": "random-multiscale", "steps": 3, "size": 24, "scales": 1, "preview_every": 1}
@@ -49,6 +50,9 @@ def test_every_plane_is_stylised_and_warm_started(stack: np.ndarray, monkeypatch
     monkeypatch.setattr(_workers, "iter_stylize", spy)
     style = np.full((12, 12, 3), 200, np.uint8)
     events, result = _drain(stylize_job(_job(stack, style, planes=True)))
+    start, events = events[0], events[1:]
+    assert start.step is None and start.plane == 0  # the content plane, before any step
+    np.testing.assert_allclose(start.preview[..., 0], resize_to(stack[0] / 255.0, (16, 24)), atol=1e-5)
     assert [e.plane for e in events] == [0] * 3 + [1] * 3 + [2] * 3
     assert all(e.preview.shape[:2] == (16, 24) for e in events)
     assert result.image.shape == (3, 16, 24, 3) and not result.cancelled
@@ -58,8 +62,8 @@ def test_every_plane_is_stylised_and_warm_started(stack: np.ndarray, monkeypatch
 
 def test_stop_keeps_the_partial_stack_and_marks_it(stack: np.ndarray) -> None:
     style = np.full((12, 12, 3), 200, np.uint8)
-    events, result = _drain(stylize_job(_job(stack, style, planes=True)), stop_at=4)
-    assert len(events) == 4 and result.cancelled and result.provenance["cancelled"]
+    events, result = _drain(stylize_job(_job(stack, style, planes=True)), stop_at=5)
+    assert len(events) == 5 and result.cancelled and result.provenance["cancelled"]
     assert result.provenance["planes"][-1]["cancelled"] and len(result.provenance["planes"]) == 2
     assert result.image[0].any() and result.image[1].any() and not result.image[2].any()
 

@@ -57,7 +57,7 @@ def pick_apart(second: ComboBox, first: ComboBox) -> None:
     taken = first.value
     if taken is None or second.value is not taken:
         return
-    others = [layer for _, layer in second.choices if layer is not taken and layer is not None]
+    others = [layer for layer in second.choices if layer is not taken and layer is not None]
     if others:
         styled = [layer for layer in others if str(layer.name).endswith("(style)")]
         second.value = (styled or others)[0]

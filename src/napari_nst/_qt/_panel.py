@@ -11,14 +11,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from magicgui.widgets import Container, ProgressBar, PushButton, Widget
-from qtpy.QtWidgets import QSizePolicy
+from qtpy.QtCore import QSize, Qt
+from qtpy.QtWidgets import QComboBox, QFrame, QScrollArea, QSizePolicy
 
 from ._status import StatusLine
 
-__all__ = ["Section", "Panel", "PANEL_MIN_WIDTH"]
+__all__ = ["Section", "Panel", "PANEL_MIN_WIDTH", "PANEL_WIDTH"]
 
-#: The narrowest the form is laid out; below that the scroll area clips rather than widening the dock.
-PANEL_MIN_WIDTH = 280
+#: The narrowest the form is laid out; a narrower dock scrolls sideways rather than widening.
+PANEL_MIN_WIDTH = 240
+#: The width a panel asks for: on a 1280 px window beside napari's layer list (320 px) the
+#: canvas keeps more than half the width.
+PANEL_WIDTH = 280
 
 
 class Section(Container):
@@ -54,18 +58,33 @@ class Panel(Container):
     """``form`` in a vertical scroll area, ``buttons``, a progress bar and a :class:`StatusLine` below."""
 
     def __init__(self, form: Sequence[Widget], buttons: Sequence[Widget], *, extra: Sequence[Widget] = ()) -> None:
-        self.form = Container(name="form", widgets=list(form), labels=False, scrollable=True)
+        self.form = Container(name="form", widgets=list(form), labels=False)
         self.progress = ProgressBar(name="progress", value=0, min=0, max=1, visible=False, label="")
         self.status = StatusLine()
         row = Container(name="buttons", widgets=list(buttons), layout="horizontal", labels=False)
         row.margins = (0, 0, 0, 0)
-        super().__init__(widgets=[self.form, row, self.progress, self.status, *extra], labels=False)
+        super().__init__(widgets=[row, self.progress, self.status, *extra], labels=False)
         self.margins = (4, 4, 4, 4)
+        # Our own QScrollArea: magicgui's ``scrollable=True`` is lost when that container sits
+        # inside another one (the parent lays out the inner widget, not the scroll area).
         self.form.native.setMinimumWidth(PANEL_MIN_WIDTH)
-        scroll = self.form.root_native_widget  # the QScrollArea around the form
-        scroll.setMinimumHeight(60)
-        scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
-        self.native.setMinimumWidth(PANEL_MIN_WIDTH + 24)
+        self.scroll_area = _NarrowScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.scroll_area.setWidget(self.form.native)
+        self.scroll_area.setMinimumHeight(60)
+        self.scroll_area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.native.layout().insertWidget(0, self.scroll_area, 1)
+        for combo in self.form.native.findChildren(QComboBox):
+            # A long layer name must not widen the panel: the combo box elides it instead.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+
+    def reset_choices(self, *_: Any) -> None:
+        """Refresh the form's choices too: it sits in the scroll area, outside this container's list."""
+        super().reset_choices()
+        self.form.reset_choices()
 
     def set_progress(self, value: int, total: int) -> None:
         """Show the panel's own progress bar at ``value`` of ``total``."""
@@ -76,6 +95,14 @@ class Panel(Container):
     def hide_progress(self) -> None:
         """Hide the progress bar (a run has ended)."""
         self.progress.visible = False
+
+
+class _NarrowScrollArea(QScrollArea):
+    """A scroll area that asks for :data:`PANEL_WIDTH`: QScrollArea asks for its content's
+    width, and the dock would take it from the canvas."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(PANEL_WIDTH, super().sizeHint().height())
 
 
 def _slug(title: str) -> str:

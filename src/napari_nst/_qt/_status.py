@@ -41,6 +41,8 @@ class StatusLine(Container):
         # 600-character path cannot widen the dock (and with it the window).
         label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         label.setMinimumWidth(1)
+        # Capped: a wrapped label asked for its height at a tiny width would otherwise grow the window.
+        label.setMaximumHeight(label.fontMetrics().lineSpacing() * MAX_LINES + 6)
         self._text = ""
         self._error = False
         self._details_button.changed.connect(self._toggle_details)

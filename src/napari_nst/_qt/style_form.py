@@ -27,11 +27,14 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels, Shapes
 
 from nst_engine import list_backbones, list_color_transfers, list_losses, list_optimizers
+from nst_engine.backbones.vgg import WEIGHTS_HINT, has_imagenet_weights, imagenet_weights_path
 from nst_engine.errors import OptionError
 from nst_engine.pipeline import iter_stylize
+from nst_engine.schedule import MIN_SIDE
+from qtpy.QtWidgets import QSizePolicy
 
 from .. import __version__
-from .._forms import EntryPicker, LossWeights
+from .._forms import EntryPicker, LossWeights, mark_invalid
 from .._layers import (
     current_index,
     is_stack,
@@ -46,9 +49,10 @@ from .._layers import (
 )
 from .._settings import run_settings
 from .._workers import StyleJob
-from ._common import ALL_PLANES, engine_ready, image_picker, layer_plane, plane_picker, sync_planes
+from ._common import ALL_PLANES, engine_ready, image_picker, layer_plane, pick_apart, plane_picker, sync_planes
+from ._panel import Panel, Section
 
-__all__ = ["StyleTransferForm", "COLOR_MODES", "supports_color"]
+__all__ = ["StyleTransferForm", "COLOR_MODES", "PRESETS", "supports_color", "default_backbone"]
 
 _DEFAULTS = {p.name: p.default for p in inspect.signature(iter_stylize).parameters.values()}
 
@@ -62,11 +66,27 @@ def supports_color() -> bool:
     return _accepts("color")
 
 
-class StyleTransferForm(Container):
+#: Quality presets: (steps, scales). "draft" is a first look in seconds to a minute; "fine"
+#: spends its extra steps where they pay, at full resolution.
+PRESETS: dict[str, tuple[int, int]] = {
+    "draft": (60, 2),
+    "standard": (_DEFAULTS["steps"], _DEFAULTS["scales"]),
+    "fine": (600, 3),
+}
+CUSTOM = "custom"
+
+
+def default_backbone() -> str:
+    """vgg19 when its ImageNet weights are installed, else the weight-free random-multiscale."""
+    return "vgg19" if has_imagenet_weights("vgg19") else "random-multiscale"
+
+
+class StyleTransferForm(Panel):
     """The Style Transfer form: inputs, registry choices with their options, run settings.
 
-    :meth:`make_job` turns it into a :class:`~napari_nst._workers.StyleJob`; the widget
-    subclass runs it.
+    A short Basic part (inputs, quality, size) and collapsible Advanced sections, in a scroll
+    area over the pinned Run/Cancel, progress and status. :meth:`make_job` turns it into a
+    :class:`~napari_nst._workers.StyleJob`; the widget subclass runs it.
     """
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
@@ -77,7 +97,58 @@ class StyleTransferForm(Container):
         self.content = image_picker(
             viewer, name="content", label="content", tooltip="the image to stylise; never modified"
         )
-        self.style = image_picker(viewer, name="style", label="style", tooltip="the image whose style is transferred")
+        self.style = image_picker(
+            viewer, name="style", label="style", tooltip="the image whose style (colors, textures, strokes) is transferred"
+        )
+        self.quality = ComboBox(
+            name="quality", label="quality", choices=[*PRESETS, CUSTOM], value="standard",
+            tooltip="draft: a first look, quickly; standard: the engine's defaults; fine: more steps. "
+            "Sets steps and scales (Advanced > Optimisation)",
+        )
+        self.size = SpinBox(
+            name="size", value=_DEFAULTS["size"] or 0, min=0, max=16_384,
+            tooltip="longer side of the result in pixels (0: the content's own); time grows with its square",
+        )
+        self.planes = plane_picker(
+            tooltip="a stack: the plane under the sliders, or every plane, each warm-started from the previous result"
+        )
+        backbone = default_backbone()
+        self.weights_note = Label(
+            name="weights_note", label="",
+            value="" if backbone == "vgg19" else WEIGHTS_HINT.format(
+                file=imagenet_weights_path("vgg19").name, folder=imagenet_weights_path("vgg19").parent
+            ),
+        )
+        self.weights_note.native.setWordWrap(True)
+        self.weights_note.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.weights_note.visible = bool(self.weights_note.value)
+
+        self.backbone = EntryPicker(
+            "backbones", label="backbone", value=backbone, names=list_backbones,
+            tooltip="the network whose features define content and style",
+        )
+        self.optimizer = EntryPicker(
+            "optimizers", label="optimizer", value="lbfgs", names=list_optimizers,
+            tooltip="how the image is updated each step",
+        )
+        self.steps = SpinBox(
+            name="steps", value=_DEFAULTS["steps"], min=1, max=100_000, tooltip="optimizer iterations over all scales"
+        )
+        self.scales = SpinBox(
+            name="scales", value=_DEFAULTS["scales"], min=1, max=8,
+            tooltip=f"coarse-to-fine scales, each half the size of the next; scales whose shorter side "
+            f"would fall below {MIN_SIDE} px are skipped",
+        )
+        self.init = ComboBox(
+            name="init", choices=["content", "noise", "style"], value=_DEFAULTS["init"],
+            tooltip="the image the optimisation starts from: the content keeps its layout best",
+        )
+        self.losses = LossWeights(list_losses())
+        self.losses.label = "loss weights"
+        self.dynamic_weights = CheckBox(
+            name="dynamic_weights", text="dynamic weights", value=False,
+            tooltip="rebalance content and style weights while running (dynamic-weighting paper)",
+        )
         self.extra_styles = Select(
             name="extra_styles", label="extra styles", choices=partial(_layers_of, viewer, Image), value=[],
             tooltip="more style Image layers (ctrl/shift-click): blended by the style weights, or with a "
@@ -94,59 +165,74 @@ class StyleTransferForm(Container):
             tooltip="a Labels or Shapes layer: where style applies (nonzero), or with several styles "
             "label i = style i (0: content only); never modified",
         )
-        self.planes = plane_picker(
-            tooltip="a stack: the plane under the sliders, or every plane, each warm-started from the previous result"
-        )
-        self.backbone = EntryPicker("backbones", label="backbone", value="vgg19", names=list_backbones)
-        self.optimizer = EntryPicker("optimizers", label="optimizer", value="lbfgs", names=list_optimizers)
-        self.losses = LossWeights(list_losses())
-        self.losses.label = "loss weights"
-        self.steps = SpinBox(
-            name="steps", value=_DEFAULTS["steps"], min=1, max=100_000, tooltip="optimizer iterations over all scales"
-        )
-        self.size = SpinBox(
-            name="size", value=_DEFAULTS["size"] or 0, min=0, max=16_384,
-            tooltip="longer side of the result in pixels (0: the content's own)",
-        )
-        self.scales = SpinBox(name="scales", value=_DEFAULTS["scales"], min=1, max=8, tooltip="coarse-to-fine scales")
         self.style_scale = FloatSpinBox(
             name="style_scale", label="style scale", value=_DEFAULTS["style_scale"], min=0.05, max=10.0, step=0.05,
             tooltip="style image size relative to the content: larger means larger brush strokes",
         )
-        self.init = ComboBox(name="init", choices=["content", "noise", "style"], value=_DEFAULTS["init"])
-        self.seed = SpinBox(name="seed", value=_DEFAULTS["seed"], min=0, max=2**31 - 1)
-        self.device = ComboBox(name="device", choices=["auto", "cpu", "cuda", "mps"], value=_device(settings.device))
         self.color = ComboBox(
             name="color", label="color", choices=list(COLOR_MODES), value="none",
             tooltip="preserve the content's colors: luminance-only transfer, or a color transfer "
             "before (on the style image) or after (on the result)",
         )
         self.color_transfer = EntryPicker(
-            "color_transfers", label="transfer", names=list_color_transfers, value="reinhard", name="color_transfer"
+            "color_transfers", label="transfer", names=list_color_transfers, value="reinhard", name="color_transfer",
+            tooltip="the color transfer used by color before / after",
         )
-        self.dynamic_weights = CheckBox(
-            name="dynamic_weights", text="dynamic weights", value=False,
-            tooltip="rebalance content and style weights while running (dynamic-weighting paper)",
-            visible=_accepts("dynamic_weights"),
+        self.seed = SpinBox(
+            name="seed", value=_DEFAULTS["seed"], min=0, max=2**31 - 1,
+            tooltip="seeds the noise start and random backbones: equal seeds give equal results on the CPU",
+        )
+        self.device = ComboBox(
+            name="device", choices=["auto", "cpu", "cuda", "mps"], value=_device(settings.device),
+            tooltip="where the run computes: auto picks CUDA, then MPS, then the CPU",
         )
         self.run_button = PushButton(name="run", text="Run")
+        self.run_button.tooltip = "stylise the content (the viewer stays usable; the result updates live)"
         self.cancel_button = PushButton(name="cancel", text="Cancel", enabled=False)
-        self.status = Label(name="status", label="", value="")
-        super().__init__(
-            widgets=[
-                self.content, self.style, self.extra_styles, self.style_weights, self.mask, self.planes,
-                *self.backbone.widgets, *self.optimizer.widgets, self.losses,
-                self.steps, self.size, self.scales, self.style_scale, self.init, self.seed, self.device,
-                self.dynamic_weights, self.color, *self.color_transfer.widgets,
-                Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False),
-                self.status,
-            ],
-            labels=True,
+        self.cancel_button.tooltip = "stop within a second or two and keep the result so far"
+        basic = Container(
+            name="basic", labels=True,
+            widgets=[self.content, self.style, self.quality, self.size, self.planes, self.weights_note],
         )
+        self.sections = [
+            Section("Backbone", self.backbone.widgets),
+            Section("Optimisation", [*self.optimizer.widgets, self.steps, self.scales, self.init]),
+            Section("Losses", [self.losses, self.dynamic_weights]),
+            Section("Styles and mask", [self.extra_styles, self.style_weights, self.mask, self.style_scale]),
+            Section("Color", [self.color, *self.color_transfer.widgets]),
+            Section("Run", [self.seed, self.device]),
+        ]
+        super().__init__([basic, *self.sections], [self.run_button, self.cancel_button])
         self._color_changed()
         self.content.changed.connect(self._content_changed)
         self.color.changed.connect(self._color_changed)
+        self.quality.changed.connect(self._quality_changed)
+        self.steps.changed.connect(self._steps_changed)
+        self.scales.changed.connect(self._steps_changed)
+        self.style_weights.changed.connect(self._check_style_weights)
         self._content_changed()
+        pick_apart(self.style, self.content)
+
+    def _quality_changed(self, *_: Any) -> None:
+        if self.quality.value in PRESETS:
+            steps, scales = PRESETS[self.quality.value]
+            with self.steps.changed.blocked(), self.scales.changed.blocked():
+                self.steps.value, self.scales.value = steps, scales
+
+    def _steps_changed(self, *_: Any) -> None:
+        preset = next((name for name, v in PRESETS.items() if v == (self.steps.value, self.scales.value)), CUSTOM)
+        with self.quality.changed.blocked():
+            self.quality.value = preset
+
+    def _check_style_weights(self, *_: Any) -> str | None:
+        styles = 1 + len(self.extra_styles.value)
+        try:
+            parse_style_weights(self.style_weights.value, styles)
+            error = None
+        except OptionError as exc:
+            error = str(exc)
+        mark_invalid(self.style_weights, error)
+        return error
 
     def _content_changed(self, *_: Any) -> None:
         sync_planes(self.planes, self.content.value)
@@ -160,6 +246,7 @@ class StyleTransferForm(Container):
         """Refresh layer and registry choices (napari calls this on layer changes)."""
         super().reset_choices()
         self._content_changed()
+        pick_apart(self.style, self.content)
 
     def color_option(self) -> str:
         """The ``color`` argument of ``iter_stylize``: ``none``, ``luminance`` or ``before:<transfer>``."""

@@ -1,30 +1,32 @@
 """The Style Transfer dock widget: the form, run in napari's generator worker, a live result layer.
 
 Run captures plain arrays on the main thread and runs :func:`napari_nst._workers.stylize_job`
-in a worker; its steps update the result layer and the activity dock's progress on timers;
-Cancel sends ``"stop"``, which the engine honours within one step and answers with the
-partial result. Handlers of the worker's signals may run nested in one another (napari
-processes Qt events inside layer creation and progress updates), so each run keeps its own
-:class:`~napari_nst._qt._run.RunState` and the result layer is made before the worker starts.
+in a worker; its steps update the result layer, the status line and the panel's progress bar
+on a timer, so the viewer repaints at most five times a second. Cancel sets the job's cancel
+event, which the engine checks between backbone layers: a run stops within a second or two
+at any size with the last completed iterate. Deleting the result layer mid-run re-creates it
+with the result; closing the panel cancels the run. Each run keeps its own
+:class:`~napari_nst._qt._run.RunState`, bound to its worker's signal handlers.
 """
 
 from __future__ import annotations
 
+import traceback
 from functools import partial
 from typing import Any
 
 import napari
 import numpy as np
 from napari.qt.threading import GeneratorWorker, create_worker
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QEvent, QObject, QTimer
 
 from nst_engine.errors import NstError
-from nst_engine.images import resize_to, split_image
+from nst_engine.schedule import MIN_SIDE, scale_shapes
 
-from .._layers import plane_of, result_kwargs, to_unit
+from .._layers import at_plane, result_kwargs
 from .._workers import JobResult, PlaneEvent, StyleJob, stylize_job
 from ._common import notify_error, notify_failure
-from ._run import RunState, progress_bars, set_progress
+from ._run import RunState
 from .style_form import COLOR_MODES, StyleTransferForm, supports_color
 
 __all__ = ["StyleTransferWidget", "COLOR_MODES", "supports_color"]
@@ -32,8 +34,6 @@ __all__ = ["StyleTransferWidget", "COLOR_MODES", "supports_color"]
 #: The widget shows the newest step at most this often. Each repaint costs a whole-window
 #: composition (tens of ms with software OpenGL): repainting every step starved the event loop.
 UI_INTERVAL_MS = 200
-#: ... and updates the activity dock's progress bars this often.
-PROGRESS_INTERVAL_MS = 1000
 
 
 class StyleTransferWidget(StyleTransferForm):
@@ -45,6 +45,8 @@ class StyleTransferWidget(StyleTransferForm):
         super().__init__(viewer)
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
+        self._close_watch = _OnDetach(self.cancel)  # napari detaches a panel's widget when it is closed
+        self.native.installEventFilter(self._close_watch)
 
     @property
     def running(self) -> bool:
@@ -57,17 +59,20 @@ class StyleTransferWidget(StyleTransferForm):
         return self._output
 
     def run(self, *_: Any) -> GeneratorWorker | None:
-        """Start a run in a worker thread; input problems become an error notification.
+        """Start a run in a worker thread; input problems are shown in the status line.
 
-        The result layer is made here, showing the content plane until the first preview: napari processes Qt
-        events inside layer creation and progress updates, so the handlers of the worker's
-        signals may run nested in one another and must never have to create it.
+        Returns at once, with the panel showing that the run is starting; the result layer is
+        made in the next event-loop pass (napari takes ~0.2 s to add a layer with software
+        OpenGL), before the worker starts, so no step handler ever has to create it. Its first
+        draw (texture upload, shaders) thus falls on the start rather than on a preview; the
+        worker's first event fills it with the content plane at the result's size.
         """
         if self._run is not None:
             return self._run.worker
         try:
             job, info = self.make_job()
         except NstError as exc:
+            self.status.show_error(f"Not started: {exc}")
             notify_error(f"Style transfer: {exc}")
             return None
         # _on_error notifies; without _ignore_errors superqt would also re-raise in the main thread.
@@ -76,34 +81,33 @@ class StyleTransferWidget(StyleTransferForm):
         self._run = run
         self.run_button.enabled = False
         self.cancel_button.enabled = True
-        self.status.value = "starting…"
+        self.status.value = f"starting: {_plan(job)}"
+        self.set_progress(0, int(job.options["steps"]) * len(job.indices))
+        QTimer.singleShot(0, partial(self._start, run))
+        return worker
+
+    def _start(self, run: RunState) -> None:
+        job, worker = run.job, run.worker
         data = np.zeros(job.stack_shape + job.out_hw + (job.channels,), np.float32)
         data[..., 3:] = 1.0  # previews are RGB: keep them opaque until the result brings its alpha
-        _show_content(job, data)
-        run.output = self._output = self._add_result(run, data)
-        run.bars = progress_bars(job, self.cancel)
+        run.output = self._output = self._add_result(run, at_plane(data, job.plane))
         run.timer = QTimer(self.native)
         run.timer.setSingleShot(True)
         run.timer.setInterval(UI_INTERVAL_MS)
         run.timer.timeout.connect(partial(self._flush, run))
-        run.progress_timer = QTimer(self.native)
-        run.progress_timer.setInterval(PROGRESS_INTERVAL_MS)
-        run.progress_timer.timeout.connect(partial(self._show_progress, run))
-        run.progress_timer.start()
         worker.yielded.connect(partial(self._on_step, run))
         worker.returned.connect(partial(self._on_result, run))
         worker.errored.connect(partial(self._on_error, run))
         worker.finished.connect(partial(self._on_finished, run))
         worker.start()
-        return worker
 
     def cancel(self, *_: Any) -> None:
-        """Stop after the current step; the result layer keeps what was computed so far."""
+        """Stop within a second or two; the result layer keeps the last completed step."""
         run = self._run
         if run is not None and not run.done:
-            run.worker.send("stop")
+            run.job.cancel.set()
             self.cancel_button.enabled = False
-            self.status.value = "cancelling after this step…"
+            self.status.value = "cancelling…"
 
     def _add_result(self, run: RunState, data: np.ndarray) -> Any:
         info = run.info["provenance"]
@@ -111,11 +115,14 @@ class StyleTransferWidget(StyleTransferForm):
         kwargs = result_kwargs(
             run.info["layer"], data, name=f"{info['content_layer']} styled ({styles})",
             metadata={"nst": _provenance(run, None, "running")}, source_hw=run.info["source_hw"],
-            leading=run.job.is_stack, rgb=True,
+            leading=run.job.is_stack, rgb=True, plane=run.job.plane,
         )
-        # Visible at once: napari uploads the texture and compiles the layer's shaders on its first
-        # draw; done here, that cost falls on the Run click rather than on the first preview.
         return self._viewer.add_image(data, **kwargs)
+
+    def _has_output(self, run: RunState) -> bool:
+        """Whether the run's result layer is still in the viewer (the user may delete it mid-run)."""
+        # By id: napari hands plugins proxies of its layers, and two proxies of one layer differ.
+        return any(layer.unique_id == run.output.unique_id for layer in self._viewer.layers)
 
     def _on_step(self, run: RunState, event: PlaneEvent) -> None:
         # Only record the newest step; a timer shows it (see UI_INTERVAL_MS).
@@ -130,100 +137,105 @@ class StyleTransferWidget(StyleTransferForm):
     def _flush(self, run: RunState) -> None:
         if run.done or run.pending is None:
             return
-        if run.busy:  # fired inside a progress update (napari processes events there)
-            run.timer.start()
-            return
         event, run.pending = run.pending, None
         preview, run.pending_preview = run.pending_preview, None
         self._show_step(run, event, preview)
 
     def _show_step(self, run: RunState, event: PlaneEvent, preview: PlaneEvent | None) -> None:
-        # Label and preview change in one event-loop pass, so Qt composes the window once.
-        step = event.step
+        # Label, progress and preview change in one event-loop pass, so Qt composes the window once.
         where = f"plane {event.plane + 1}/{event.planes} · " if run.job.is_stack else ""
-        self.status.value = (
-            f"{where}step {step.step}/{step.total} · scale {step.scale + 1}/{step.scales} · "
-            f"loss {step.losses.get('total', float('nan')):.4g}"
-        )
-        run.shown = event
-        if preview is not None and not run.done:
+        step = event.step
+        if step is None:
+            self.status.value = f"{where}starting: {_plan(run.job)}"
+        else:
+            self.status.value = (
+                f"{where}step {step.step}/{step.total} · scale {step.scale + 1}/{step.scales} · "
+                f"loss {step.losses.get('total', float('nan')):.4g}"
+            )
+            self.set_progress(event.plane * step.total + step.step, event.planes * step.total)
+            run.shown = event
+        if preview is not None and self._has_output(run):
             # In place plus refresh: half the main-thread work of assigning layer.data.
             plane = run.output.data[preview.index] if run.job.is_stack else run.output.data
             plane[..., :3] = preview.preview[..., :3]
             run.output.refresh()
 
-    def _show_progress(self, run: RunState) -> None:
-        # Its own timer: napari's progress bars process events (and repaint) on every update.
-        event = run.shown
-        if run.done or run.busy or event is None or not run.bars:
-            return
-        run.busy = True
-        try:
-            if run.job.is_stack:
-                set_progress(run.bars[0], event.plane)
-                run.bars[1].set_description(f"plane {event.plane + 1}/{event.planes}: steps")
-            set_progress(run.bars[-1], event.step.step)
-        finally:
-            run.busy = False
-        if run.finished:
-            self._close(run)
-
     def _on_result(self, run: RunState, result: JobResult) -> None:
         run.done = True
         state = "cancelled" if result.cancelled else "done"
+        image = at_plane(result.image, run.job.plane)
+        note = ""
+        if not self._has_output(run):  # deleted mid-run: the finished result comes back as a new layer
+            run.output = self._output = self._add_result(run, image)
+            note = " (its layer was deleted during the run, so it was added again)"
         output = run.output
-        if output.data.shape == result.image.shape:  # in place, as the previews: less main-thread work
-            output.data[...] = result.image
+        if output.data.shape == image.shape:  # in place, as the previews: less main-thread work
+            output.data[...] = image
             output.refresh()
         else:
-            output.data = result.image
+            output.data = image
         output.metadata = {**dict(output.metadata), "nst": _provenance(run, result, state)}
         output.visible = True
         if result.cancelled:
             output.name = f"{output.name} (cancelled)"
         steps = result.provenance.get("steps_run")
-        self.status.value = f"{state}: {output.name}" + (f" ({steps} steps)" if steps is not None else "")
+        seconds = result.provenance.get("timings", {}).get("total_s")
+        done = f" in {steps} steps" if steps is not None else ""
+        done += f", {seconds:.1f} s" if seconds is not None else ""
+        self.status.value = f"{state}: {output.name}{done}{note}"
 
     def _on_error(self, run: RunState, exc: BaseException) -> None:
         notify_failure(exc)
         run.done = True
         output = run.output
-        output.metadata = {**dict(output.metadata), "nst": _provenance(run, None, f"failed: {exc}")}
-        output.name = f"{output.name} (failed)"
-        self.status.value = f"failed: {exc}"
+        if run.shown is None or not self._has_output(run):  # no step was computed: leave no layer behind
+            if self._has_output(run):
+                self._viewer.layers.remove(output)
+            run.output = self._output = None
+        else:
+            output.metadata = {**dict(output.metadata), "nst": _provenance(run, None, f"failed: {exc}")}
+            output.name = f"{output.name} (failed)"
+        self.status.show_error(str(exc), details=_traceback(exc))
 
     def _on_finished(self, run: RunState) -> None:
-        run.done = run.finished = True
-        if not run.busy:  # else _show_progress closes the bars once their update calls have returned
-            self._close(run)
-
-    def _close(self, run: RunState) -> None:
-        # A progress bar closed inside its own update (napari processes events there) crashes Qt.
-        for timer in (run.timer, run.progress_timer):
-            if timer is not None:
-                timer.stop()
-        bars, run.bars = run.bars, []
-        for bar in bars:
-            bar.close()
+        run.done = True
+        if run.timer is not None:
+            run.timer.stop()
         if self._run is run:
             self._run = None
             self.run_button.enabled = True
             self.cancel_button.enabled = False
+            self.hide_progress()
 
 
-def _show_content(job: StyleJob, data: np.ndarray) -> None:
-    """Start the result layer from the content's first plane at the result's size (RGB, in place).
+def _plan(job: StyleJob) -> str:
+    """What the run will do, in a line: steps, the scales that will run, size, planes."""
+    requested = int(job.options.get("scales", 1))
+    ran = len(scale_shapes(job.out_hw, requested))
+    scales = f"{ran} scale{'s' * (ran != 1)}"
+    if ran < requested:
+        scales += f" (of {requested}: a coarser one would be under {MIN_SIDE} px)"
+    planes = f", {len(job.indices)} planes" if len(job.indices) > 1 else ""
+    return f"{job.options['steps']} steps, {scales}, {job.out_hw[1]}×{job.out_hw[0]} px{planes}"
 
-    The run starts from the content by default, so the first previews then change little;
-    a plane the engine will reject (NaN, say) leaves zeros, and the engine reports it.
-    """
-    index = job.indices[0]
-    try:
-        color, _ = split_image(to_unit(plane_of(job.content, index), job.content_limits))
-        target = data[index] if job.is_stack else data
-        target[..., :3] = resize_to(color, job.out_hw)
-    except (NstError, ValueError):
-        pass
+
+def _traceback(exc: BaseException) -> str:
+    """The traceback of the cause behind a worker's failure, for the status line's details."""
+    cause = exc.__cause__ or exc
+    return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+
+
+class _OnDetach(QObject):
+    """Calls ``callback`` when the watched widget loses its parent (its panel was closed)."""
+
+    def __init__(self, callback: Any) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.ParentChange and watched.parent() is None:
+            self._callback()
+        return False
 
 
 def _provenance(run: RunState, result: JobResult | None, state: str) -> dict:

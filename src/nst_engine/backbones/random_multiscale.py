@@ -85,5 +85,11 @@ def random_multiscale(
     kernel_size: Annotated[int, {"min": 1, "max": 15, "tooltip": "odd filter size in pixels"}] = 7,
     seed: int = 0,
 ) -> RandomMultiscale:
-    """Random multi-scale filters (Ustyuzhaninov et al. 2017): no weights needed, works offline."""
+    """Random multi-scale filters (Ustyuzhaninov et al. 2017): no weights needed, works offline.
+
+    Parameters
+    ----------
+    seed
+        Seeds the random filters: another seed gives another (equally valid) feature space.
+    """
     return RandomMultiscale(scales=scales, channels=channels, kernel_size=kernel_size, seed=seed)

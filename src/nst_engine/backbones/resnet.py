@@ -53,5 +53,11 @@ class ResNet(SequentialBackbone):
 
 
 def resnet50(*, weights: WeightsOption = "imagenet", sha256: Sha256Option = None, download: bool = True) -> ResNet:
-    """ResNet-50 with ImageNet weights (seed 002's alternative backbone)."""
+    """ResNet-50 with ImageNet weights (seed 002's alternative backbone).
+
+    Parameters
+    ----------
+    download
+        Download the weights into the torch hub cache when they are missing (needs internet).
+    """
     return ResNet(weights=weights, sha256=sha256, download=download)

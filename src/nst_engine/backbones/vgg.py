@@ -135,7 +135,15 @@ def vgg19(
     sha256: Sha256Option = None,
     download: bool = True,
 ) -> VGG:
-    """VGG-19 with ImageNet weights, the network of Gatys et al. 2016."""
+    """VGG-19 with ImageNet weights, the network of Gatys et al. 2016.
+
+    Parameters
+    ----------
+    pooling
+        max (the network's own), avg (Gatys et al.: smoother gradients) or l2 (root mean square).
+    download
+        Download the weights into the torch hub cache when they are missing (needs internet).
+    """
     return VGG("vgg19", weights=weights, pooling=pooling, sha256=sha256, download=download)
 
 
@@ -146,5 +154,13 @@ def vgg16(
     sha256: Sha256Option = None,
     download: bool = True,
 ) -> VGG:
-    """VGG-16 with ImageNet weights: a little faster than VGG-19, similar results."""
+    """VGG-16 with ImageNet weights: a little faster than VGG-19, similar results.
+
+    Parameters
+    ----------
+    pooling
+        max (the network's own), avg (Gatys et al.: smoother gradients) or l2 (root mean square).
+    download
+        Download the weights into the torch hub cache when they are missing (needs internet).
+    """
     return VGG("vgg16", weights=weights, pooling=pooling, sha256=sha256, download=download)

@@ -21,7 +21,15 @@ def lbfgs(
     history_size: Annotated[int, {"min": 1, "max": 1000}] = 100,
     line_search: bool = False,
 ) -> torch.optim.Optimizer:
-    """L-BFGS, one iteration per step: converges in the fewest iterations."""
+    """L-BFGS, one iteration per step: converges in the fewest iterations.
+
+    Parameters
+    ----------
+    history_size
+        Gradient pairs kept for the curvature estimate: more is steadier, costs image-sized memory each.
+    line_search
+        Strong-Wolfe line search: safer steps on hard losses, several evaluations per step.
+    """
     return torch.optim.LBFGS(
         params,
         lr=lr,
@@ -38,7 +46,15 @@ def adam(
     beta1: Annotated[float, {"min": 0.0, "max": 0.9999}] = 0.9,
     beta2: Annotated[float, {"min": 0.0, "max": 0.99999}] = 0.999,
 ) -> torch.optim.Optimizer:
-    """Adam (Kingma & Ba 2015): steadier than L-BFGS on hard losses; needs more iterations."""
+    """Adam (Kingma & Ba 2015): steadier than L-BFGS on hard losses; needs more iterations.
+
+    Parameters
+    ----------
+    beta1
+        Decay of the gradient's running mean (momentum).
+    beta2
+        Decay of the squared gradient's running mean (per-pixel step size).
+    """
     return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2))
 
 
@@ -48,7 +64,13 @@ def sgd(
     lr: LearningRate = 1.0,
     momentum: Annotated[float, {"min": 0.0, "max": 0.999}] = 0.9,
 ) -> torch.optim.Optimizer:
-    """Gradient descent with momentum: the simplest baseline."""
+    """Gradient descent with momentum: the simplest baseline.
+
+    Parameters
+    ----------
+    momentum
+        Fraction of the previous step carried into the next.
+    """
     return torch.optim.SGD(params, lr=lr, momentum=momentum)
 
 

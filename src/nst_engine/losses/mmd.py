@@ -28,7 +28,15 @@ def _pixels(features: torch.Tensor) -> torch.Tensor:
 
 
 class MMDLoss(LayerLoss):
-    """MMD between feature distributions, linear / polynomial / Gaussian kernel (Li et al. 2017)."""
+    """MMD between feature distributions, linear / polynomial / Gaussian kernel (Li et al. 2017).
+
+    Parameters
+    ----------
+    kernel
+        linear matches feature means, polynomial (the default) matches Gram matrices, gaussian all moments.
+    seed
+        Seeds the pixels the Gaussian kernel samples each step.
+    """
 
     role = "style"
 
