@@ -194,7 +194,7 @@ class EntryPicker:
         name = name or kind
         self.choice = ComboBox(name=name, label=label, choices=self._choices, tooltip=tooltip or None)
         self._tooltip = tooltip
-        self.holder = Container(name=f"{name}_options", label=form_label or f"{label} options", labels=False)
+        self.holder = Container(name=f"{name}_options", label=form_label or "options", labels=False)
         self.holder.margins = (0, 0, 0, 0)
         if value is not None and value in self.choice.choices:
             self.choice.value = value

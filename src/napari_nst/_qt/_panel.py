@@ -26,14 +26,26 @@ PANEL_WIDTH = 280
 
 
 class Section(Container):
-    """A titled group of fields that folds away behind its header button."""
+    """A titled group of fields that folds away behind its header button.
 
-    def __init__(self, title: str, widgets: Sequence[Widget], *, expanded: bool = False, tooltip: str = "") -> None:
+    Fields are laid out with labels; a ``wide`` widget (an options form, a nested list of
+    fields) gets the section's whole width instead of sitting in the value column.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        widgets: Sequence[Widget],
+        *,
+        wide: Sequence[Widget] = (),
+        expanded: bool = False,
+        tooltip: str = "",
+    ) -> None:
         self._title = title
         self.header = PushButton(name=f"{_slug(title)}_header", text=title)
         self.header.tooltip = tooltip or f"show or hide the {title.lower()} settings"
         self.header.native.setStyleSheet("text-align: left; padding-left: 6px;")
-        self.body = Container(name=f"{_slug(title)}_body", widgets=list(widgets), labels=True)
+        self.body = Container(name=f"{_slug(title)}_body", widgets=_rows(widgets, wide), labels=False)
         self.body.margins = (8, 0, 0, 4)
         super().__init__(name=_slug(title), widgets=[self.header, self.body], labels=False, label="")
         self.margins = (0, 0, 0, 0)
@@ -52,6 +64,30 @@ class Section(Container):
 
     def _toggle(self, *_: Any) -> None:
         self.expanded = not self.expanded
+
+
+def _rows(widgets: Sequence[Widget], wide: Sequence[Widget]) -> list[Widget]:
+    """Runs of ordinary fields as labelled groups, with each ``wide`` widget on its own between them."""
+    rows: list[Widget] = []
+    run: list[Widget] = []
+    for widget in widgets:
+        if any(widget is w for w in wide):
+            if run:
+                rows.append(_labelled(run))
+                run = []
+            widget.margins = (12, 0, 0, 0)
+            rows.append(widget)
+        else:
+            run.append(widget)
+    if run:
+        rows.append(_labelled(run))
+    return rows
+
+
+def _labelled(widgets: list[Widget]) -> Container:
+    group = Container(widgets=widgets, labels=True)
+    group.margins = (0, 0, 0, 0)
+    return group
 
 
 class Panel(Container):

@@ -74,6 +74,8 @@ PRESETS: dict[str, tuple[int, int]] = {
     "fine": (600, 3),
 }
 CUSTOM = "custom"
+#: The one line the panel shows when VGG weights are absent (the tooltip says where they go).
+WEIGHTS_NOTE = "No VGG weights here: using random-multiscale, which works offline. For VGG-19, see the tooltip."
 
 
 def default_backbone() -> str:
@@ -113,11 +115,9 @@ class StyleTransferForm(Panel):
             tooltip="a stack: the plane under the sliders, or every plane, each warm-started from the previous result"
         )
         backbone = default_backbone()
-        self.weights_note = Label(
-            name="weights_note", label="",
-            value="" if backbone == "vgg19" else WEIGHTS_HINT.format(
-                file=imagenet_weights_path("vgg19").name, folder=imagenet_weights_path("vgg19").parent
-            ),
+        self.weights_note = Label(name="weights_note", value="" if backbone == "vgg19" else WEIGHTS_NOTE)
+        self.weights_note.tooltip = WEIGHTS_HINT.format(
+            file=imagenet_weights_path("vgg19").name, folder=imagenet_weights_path("vgg19").parent
         )
         self.weights_note.native.setWordWrap(True)
         self.weights_note.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
@@ -191,18 +191,18 @@ class StyleTransferForm(Panel):
         self.cancel_button = PushButton(name="cancel", text="Cancel", enabled=False)
         self.cancel_button.tooltip = "stop within a second or two and keep the result so far"
         basic = Container(
-            name="basic", labels=True,
-            widgets=[self.content, self.style, self.quality, self.size, self.planes, self.weights_note],
+            name="basic", labels=True, widgets=[self.content, self.style, self.quality, self.size, self.planes]
         )
+        forms = (self.backbone.holder, self.optimizer.holder, self.color_transfer.holder, self.losses)
         self.sections = [
-            Section("Backbone", self.backbone.widgets),
-            Section("Optimisation", [*self.optimizer.widgets, self.steps, self.scales, self.init]),
-            Section("Losses", [self.losses, self.dynamic_weights]),
+            Section("Backbone", self.backbone.widgets, wide=forms),
+            Section("Optimisation", [*self.optimizer.widgets, self.steps, self.scales, self.init], wide=forms),
+            Section("Losses", [self.losses, self.dynamic_weights], wide=forms),
             Section("Styles and mask", [self.extra_styles, self.style_weights, self.mask, self.style_scale]),
-            Section("Color", [self.color, *self.color_transfer.widgets]),
+            Section("Color", [self.color, *self.color_transfer.widgets], wide=forms),
             Section("Run", [self.seed, self.device]),
         ]
-        super().__init__([basic, *self.sections], [self.run_button, self.cancel_button])
+        super().__init__([basic, self.weights_note, *self.sections], [self.run_button, self.cancel_button])
         self._color_changed()
         self.content.changed.connect(self._content_changed)
         self.color.changed.connect(self._color_changed)

@@ -1,0 +1,174 @@
+"""Make the napari screenshots in docs/images/ at 1280×800, the laptop screen the panels must fit.
+
+Run from the repository root (napari needs a display; on a headless machine use Xvfb)::
+
+    xvfb-run -a -s "-screen 0 1280x1024x24" python docs/scripts/napari_screenshots.py [NAME ...]
+
+NAME is one of ``laptop``, ``style``, ``mask``, ``stack``, ``color``, ``evaluate`` (default:
+all). Everything uses ``skimage.data`` images and the weight-free ``random-multiscale``
+backbone, so it runs offline.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import napari
+import numpy as np
+from qtpy.QtWidgets import QApplication
+from skimage import data
+
+IMAGES = Path(__file__).resolve().parents[1] / "images"
+PLUGIN = "napari-nst"
+
+
+def _viewer() -> Any:
+    viewer = napari.Viewer()
+    window = viewer.window._qt_window
+    window.showNormal()
+    window.resize(1280, 800)
+    return viewer
+
+
+def _wait(done: Callable[[], bool], limit_s: float = 900) -> None:
+    end = time.monotonic() + limit_s
+    while not done() and time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.05)
+    if not done():
+        raise SystemExit("gave up waiting")
+    for _ in range(10):
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
+def _save(viewer: Any, name: str) -> None:
+    path = IMAGES / f"napari-{name}.png"
+    viewer.reset_view()
+    QApplication.processEvents()
+    viewer.screenshot(str(path), canvas_only=False)
+    print(f"wrote {path}")
+    viewer.close()
+
+
+def _pair(viewer: Any) -> tuple[Any, Any]:
+    viewer.open_sample(PLUGIN, "pair")
+    content, style = viewer.layers[0], viewer.layers[1]
+    return content, style
+
+
+def laptop() -> None:
+    """All three panels docked: the buttons stay in view and the canvas keeps half the width."""
+    viewer = _viewer()
+    _pair(viewer)
+    for name in ("Style Transfer", "Color Transfer", "Evaluate"):
+        viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    _wait(lambda: True)
+    _save(viewer, "laptop")
+
+
+def style() -> None:
+    """A finished draft run, with the Optimisation section open."""
+    viewer = _viewer()
+    content, style_layer = _pair(viewer)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Style Transfer")
+    widget.quality.value = "draft"
+    widget.size.value = 256
+    widget.sections[1].expanded = True
+    widget.run()
+    _wait(lambda: not widget.running)
+    content.visible = style_layer.visible = False
+    viewer.layers.selection.active = widget.output
+    _save(viewer, "style-transfer")
+
+
+def mask() -> None:
+    """Styling inside a Shapes ellipse over the cat's face: outside it the result is the content."""
+    viewer = _viewer()
+    content, style_layer = _pair(viewer)
+    ellipse = np.array([[30.0, 160.0], [30.0, 360.0], [260.0, 360.0], [260.0, 160.0]])
+    outline = viewer.add_shapes(
+        [ellipse], shape_type="ellipse", name="cat mask", edge_color="yellow", face_color="transparent", edge_width=3
+    )
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Style Transfer")
+    widget.content.value, widget.style.value, widget.mask.value = content, style_layer, outline
+    widget.steps.value, widget.size.value = 60, 256
+    widget.sections[3].expanded = True
+    widget.run()
+    _wait(lambda: not widget.running)
+    for layer in (content, style_layer):
+        layer.visible = False
+    viewer.layers.move(viewer.layers.index(outline), len(viewer.layers))  # the outline on top
+    viewer.layers.selection.active = widget.output
+    _save(viewer, "mask")
+
+
+def stack() -> None:
+    """All planes of a short time stack (a pan over the cat), caught while the third plane runs."""
+    viewer = _viewer()
+    photo = data.chelsea()
+    frames = np.stack([photo[:, 20 * t : 20 * t + 300] for t in range(5)])
+    content = viewer.add_image(frames, name="pan (T, Y, X, 3)", rgb=True)
+    style_layer = viewer.add_image(data.immunohistochemistry(), name="immunohistochemistry (style)", rgb=True)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Style Transfer")
+    widget.content.value, widget.style.value = content, style_layer
+    widget.planes.value = "all planes"
+    widget.steps.value, widget.scales.value, widget.size.value = 30, 1, 200
+    widget.run()
+    _wait(lambda: "plane 3/5 · step 20" in widget.status.value or not widget.running)
+    content.visible = False
+    viewer.dims.set_current_step(0, 1)
+    _save(viewer, "stack")
+    _wait(lambda: not widget.running)
+
+
+def color() -> None:
+    """Compare all: one layer with a method axis, the table beside it."""
+    viewer = _viewer()
+    viewer.open_sample(PLUGIN, "content")
+    coffee = viewer.add_image(data.coffee(), name="coffee (reference)", rgb=True)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Color Transfer")
+    widget.reference.value = coffee
+    widget.compare_all()
+    _wait(lambda: not widget.running)
+    coffee.visible = False
+    viewer.layers[0].visible = False
+    _save(viewer, "color-transfer")
+
+
+def evaluate() -> None:
+    """Evaluate three recolourings against the reference's colors and the source's structure."""
+    viewer = _viewer()
+    viewer.open_sample(PLUGIN, "content")
+    source = viewer.layers[0]
+    coffee = viewer.add_image(data.coffee(), name="coffee (reference)", rgb=True)
+    _, color_widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Color Transfer")
+    color_widget.reference.value = coffee
+    for method in ("reinhard", "histogram", "idt"):
+        color_widget.method.value = method
+        color_widget.apply()
+        _wait(lambda: not color_widget.running)
+    viewer.window.remove_dock_widget(color_widget.native)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Evaluate")
+    widget.layers.value = [layer for layer in viewer.layers if "[" in layer.name]
+    widget.colors.value, widget.structure.value = coffee, source
+    widget.evaluate()
+    _wait(lambda: not widget.running)
+    _save(viewer, "evaluate")
+
+
+SHOTS = {"laptop": laptop, "style": style, "mask": mask, "stack": stack, "color": color, "evaluate": evaluate}
+
+
+def main(names: list[str]) -> int:
+    for name in names or list(SHOTS):
+        SHOTS[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
