@@ -1,4 +1,4 @@
-"""Worker-side bodies of the Color Transfer and Evaluate widgets: engine calls, no Qt, no layers.
+"""Worker-side body of the Evaluate widget: engine calls, no Qt, no layers.
 
 The numbers come from :mod:`nst_engine.metrics`: color fidelity is the per-channel
 ``KL(reference ‖ result)`` of kernel density estimates (the seed paper's measure), structure
@@ -7,27 +7,18 @@ is SSIM of the luminance, style closeness is the Gram distance (when the engine 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from nst_engine import get_entry
 from nst_engine import metrics as _metrics
 from nst_engine.errors import NstError
 from nst_engine.images import resize_to, split_image
 from nst_engine.metrics import kde_on_grid, kl_divergence, ssim
-from nst_engine.transfers import call_color_transfer
 
-from ._layers import plane_of, to_unit
 from ._workers import RunFailed, failure_message
 
 __all__ = [
-    "ColorJob",
-    "ColorOutcome",
-    "color_job",
     "Candidate",
     "EvaluationRow",
     "Evaluation",
@@ -42,86 +33,6 @@ GRAM_UNAVAILABLE = "n/a: this nst_engine has no metrics.gram_distances; update n
 def gram_distance_available() -> bool:
     """Whether the engine provides ``nst_engine.metrics.gram_distances``."""
     return callable(getattr(_metrics, "gram_distances", None))
-
-
-@dataclass(frozen=True)
-class ColorJob:
-    """Source planes, a reference plane and the methods to run, captured on the main thread."""
-
-    source: Any
-    source_limits: tuple[float, float]
-    reference: np.ndarray
-    indices: tuple[tuple[int, ...], ...]
-    stack_shape: tuple[int, ...]
-    metric_index: tuple[int, ...]
-    methods: tuple[tuple[str, dict], ...]
-    measure: bool = False
-
-
-@dataclass(frozen=True)
-class ColorOutcome:
-    """One method's result, how long it took and, if measured, its figures."""
-
-    method: str
-    options: dict
-    plugin: str
-    plugin_version: str | None
-    image: np.ndarray = field(repr=False)
-    seconds: float
-    kl: dict[str, float] | None = None
-    ssim: float | None = None
-
-    def provenance(self) -> dict:
-        """What ``metadata["nst"]`` records of this result."""
-        out = {
-            "kind": "color_transfer",
-            "method": self.method,
-            "options": self.options,
-            "plugin": self.plugin,
-            "version": self.plugin_version,
-            "seconds": round(self.seconds, 4),
-        }
-        if self.kl is not None:
-            out["kl_reference_result"] = self.kl
-        if self.ssim is not None:
-            out["ssim_source_result"] = self.ssim
-        return out
-
-
-def color_job(job: ColorJob) -> Generator[ColorOutcome, Any, list[ColorOutcome]]:
-    """Run each method of ``job`` on every chosen plane; yields each outcome as it is ready."""
-    try:
-        outcomes = []
-        for name, options in job.methods:
-            outcome = _transfer(job, name, options)
-            outcomes.append(outcome)
-            yield outcome
-        return outcomes
-    except Exception as exc:
-        raise RunFailed(failure_message("Color transfer", exc)) from exc
-
-
-def _transfer(job: ColorJob, name: str, options: dict) -> ColorOutcome:
-    entry = get_entry("color_transfers", name)
-    bound = entry.bind(options)
-    planes = {index: to_unit(plane_of(job.source, index), job.source_limits) for index in job.indices}
-    started = time.perf_counter()
-    # The checked call: a third-party transfer that misbehaves is named, never shown as a layer.
-    results = {index: call_color_transfer(entry, plane, job.reference, bound) for index, plane in planes.items()}
-    seconds = time.perf_counter() - started
-    if job.stack_shape:
-        first = next(iter(results.values()))
-        image = np.zeros(job.stack_shape + first.shape, first.dtype)
-        for index, result in results.items():
-            image[index] = result
-    else:
-        image = results[()]
-    kl = score = None
-    if job.measure and job.metric_index in results:
-        result = results[job.metric_index]
-        kl = kl_divergence(job.reference, result).as_dict()
-        score = ssim(planes[job.metric_index], result)
-    return ColorOutcome(name, dict(options), entry.plugin, entry.plugin_version, image, seconds, kl, score)
 
 
 @dataclass(frozen=True)

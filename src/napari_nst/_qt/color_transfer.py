@@ -1,80 +1,116 @@
 """The Color Transfer dock widget: recolour a layer with another's palette, or compare every method.
 
-Apply runs the chosen registered transfer with its generated options form; Compare all runs
-every registered transfer (the chosen one with the form's options, the others with their
-defaults), adds one layer per method and fills a table with KL(reference ‖ result) per
-channel, SSIM(source, result) and the time. The work runs in napari's worker threads.
+Apply runs the chosen registered transfer with its generated options form and adds one
+layer; Compare all runs every registered transfer (the chosen one with the form's options,
+the others with their defaults) on the plane under the sliders and shows them as one layer
+with a "method" slider beside a table of KL(reference ‖ result) per channel, SSIM(source,
+result) and the time (see :mod:`.color_compare`). The work runs in napari's generator
+worker; the main thread only records its progress, shows it on a timer, and adds the one
+result layer at the end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import traceback
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import napari
 import numpy as np
-from magicgui.widgets import Container, Label, PushButton, Table
+from magicgui.widgets import Container, PushButton
 from napari.qt.threading import GeneratorWorker, create_worker
-from napari.utils import progress
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QScrollArea, QWidget
 
 from nst_engine import list_color_transfers
 from nst_engine.errors import NstError, OptionError
 
 from .. import __version__
+from .._color_jobs import ColorJob, ColorProgress, ColorResult, color_job
 from .._forms import EntryPicker
-from .._layers import is_stack, layer_data, leading_axes, plane_indices, plane_of, result_kwargs, scaling_note
-from .._measure import ColorJob, ColorOutcome, color_job
+from .._layers import (
+    at_plane,
+    current_index,
+    is_stack,
+    layer_data,
+    leading_axes,
+    plane_indices,
+    plane_of,
+    result_kwargs,
+    scaling_note,
+)
 from ._common import (
     ALL_PLANES,
     engine_ready,
     image_picker,
-    kl_ssim_cells,
     layer_plane,
     notify_error,
     notify_failure,
+    pick_apart,
     plane_picker,
     sync_planes,
 )
+from ._panel import Panel, Section
+from .color_compare import METHOD_AXIS, TABLE_COLUMNS, Comparison
 
 __all__ = ["ColorTransferWidget", "TABLE_COLUMNS"]
 
-TABLE_COLUMNS = ("KL R", "KL G", "KL B", "SSIM", "time (s)")
+#: The progress bar and status follow the worker this often: each update repaints the window,
+#: tens of milliseconds with software OpenGL.
+PROGRESS_INTERVAL_MS = 500
 
 
-class ColorTransferWidget(Container):
+class ColorTransferWidget(Panel):
     """Recolour a source layer with a reference layer's colors, by any registered method."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         engine_ready()
         self._viewer = viewer
-        self._worker: GeneratorWorker | None = None
+        self._run: _Run | None = None
         self.source = image_picker(
             viewer, name="source", label="source", tooltip="the layer to recolour; never modified"
         )
         self.reference = image_picker(
-            viewer, name="reference", label="reference", tooltip="the layer whose colors to take"
+            viewer, name="reference", label="reference", tooltip="the layer whose colors to take (its plane under the sliders)"
         )
-        self.planes = plane_picker(tooltip="a stack: recolour the plane under the sliders, or every plane")
+        self.planes = plane_picker(
+            tooltip="a stack: Apply recolours the plane under the sliders (the result is placed at that plane) "
+            "or every plane; Compare all always uses the plane under the sliders"
+        )
         self.method = EntryPicker("color_transfers", label="method", value="reinhard", names=list_color_transfers)
-        self.apply_button = PushButton(name="apply", text="Apply")
-        self.compare_button = PushButton(name="compare", text="Compare all")
-        self.status = Label(name="status", label="", value="")
-        self.table = Table(name="table", label="", columns=list(TABLE_COLUMNS))
-        self.table.read_only = True
-        self.table.min_height = 260
-        self.table.visible = False
-        super().__init__(
-            widgets=[
-                self.source, self.reference, self.planes, *self.method.widgets,
-                Container(widgets=[self.apply_button, self.compare_button], layout="horizontal", labels=False),
-                self.status, self.table,
-            ],
-            labels=True,
+        self.method.choice.tooltip = "the registered color transfer Apply uses; its options are under Method options"
+        self.method.holder.label = ""
+        self.method_options = Section(
+            "Method options", [self.method.holder],
+            tooltip="show or hide the chosen method's options (Compare all runs the other methods with their defaults)",
         )
+        self.apply_button = PushButton(name="apply", text="Apply")
+        self.apply_button.tooltip = "recolour the source with the chosen method; adds one layer"
+        self.compare_button = PushButton(name="compare", text="Compare all")
+        self.compare_button.tooltip = (
+            f"run every registered method on the plane under the sliders: one layer with a {METHOD_AXIS!r} "
+            "slider and a table of figures"
+        )
+        self.keep_button = PushButton(name="keep", text="Keep", enabled=False)
+        self.keep_button.tooltip = (
+            "make the method on show in the comparison (the chosen row) its own layer, and discard the comparison"
+        )
+        self.comparison = Comparison(viewer)
+        self.table = self.comparison.table
+        inputs = Container(
+            name="inputs", widgets=[self.source, self.reference, self.planes, self.method.choice], labels=True
+        )
+        super().__init__(
+            [inputs, self.method_options, self.table], [self.apply_button, self.compare_button, self.keep_button]
+        )
+        # The fields keep their height and stay at the top when the form is shorter than the panel.
+        self.form.native.layout().addStretch(1)
         self.source.changed.connect(self._source_changed)
         self.apply_button.changed.connect(self.apply)
         self.compare_button.changed.connect(self.compare_all)
+        self.keep_button.changed.connect(self.keep)
+        pick_apart(self.reference, self.source)
         self._source_changed()
 
     def _source_changed(self, *_: Any) -> None:
@@ -83,12 +119,16 @@ class ColorTransferWidget(Container):
     def reset_choices(self, *_: Any) -> None:
         """Refresh layer and method choices (napari calls this on layer changes)."""
         super().reset_choices()
+        # The form sits in the panel's own scroll area, not among its magicgui children.
+        self.form.reset_choices()
+        pick_apart(self.reference, self.source)
         self._source_changed()
+        self._sync_buttons()
 
     @property
     def running(self) -> bool:
         """Whether a transfer or comparison is in progress."""
-        return self._worker is not None
+        return self._run is not None
 
     def make_job(self, *, compare: bool) -> tuple[ColorJob, dict]:
         """Capture the planes and methods of a run (main thread); raises ``NstError`` on bad input."""
@@ -98,27 +138,27 @@ class ColorTransferWidget(Container):
         chosen = self.method.value
         if chosen is None:
             raise OptionError("no color transfer is registered; check the nst_engine plugin warnings")
-        methods = [(chosen, self.method.options())]
-        if compare:
-            methods += [(name, {}) for name in list_color_transfers() if name != chosen]
+        try:
+            options = self.method.options()
+        except OptionError:
+            self.method_options.expanded = True  # show the field the message names
+            raise
+        names = list_color_transfers() if compare else [chosen]
+        methods = tuple((name, options if name == chosen else {}) for name in names)
         reference_image, reference_index = layer_plane(reference, self._viewer)
-        reference_raw = plane_of(layer_data(reference), reference_index)
         data = layer_data(source)
-        current = layer_plane(source, self._viewer)[1]
-        all_planes = self.planes.value == ALL_PLANES and is_stack(source)
-        indices = tuple(plane_indices(source)) if all_planes else (current,)
+        current = current_index(source, self._viewer)
+        all_planes = not compare and self.planes.value == ALL_PLANES and is_stack(source)
         lead = leading_axes(source)
         job = ColorJob(
             source=data,
             source_limits=tuple(float(v) for v in source.contrast_limits),
             reference=reference_image,
-            indices=indices,
+            indices=tuple(plane_indices(source)) if all_planes else (current,),
             stack_shape=tuple(np.shape(data)[:lead]) if all_planes else (),
-            metric_index=current,
-            methods=tuple(methods),
-            measure=compare,
+            methods=methods,
+            compare=compare,
         )
-        first = plane_of(data, current)
         info = {
             "plugin": "napari-nst",
             "plugin_version": __version__,
@@ -127,110 +167,132 @@ class ColorTransferWidget(Container):
             "source_planes": "all" if all_planes else list(current),
             "reference_plane": list(reference_index),
             "input_scaling": {
-                "source": scaling_note(source, first),
-                "reference": scaling_note(reference, reference_raw),
+                "source": scaling_note(source, plane_of(data, current)),
+                "reference": scaling_note(reference, plane_of(layer_data(reference), reference_index)),
             },
         }
-        return job, {"provenance": info, "layer": source, "source_hw": tuple(np.shape(data)[lead : lead + 2])}
+        place = {
+            "layer": source,
+            "source_hw": tuple(np.shape(data)[lead : lead + 2]),
+            "plane": () if all_planes else current,
+            "chosen": chosen,
+        }
+        return job, {"provenance": info, **place}
 
     def apply(self, *_: Any) -> GeneratorWorker | None:
         """Recolour with the chosen method and its options; adds one layer."""
         return self._start(compare=False)
 
     def compare_all(self, *_: Any) -> GeneratorWorker | None:
-        """Run every registered method; adds a layer per method and fills the table."""
+        """Run every registered method on the current plane; shows them as one layer and a table."""
         return self._start(compare=True)
 
+    def keep(self, *_: Any) -> Any:
+        """The method on show in the comparison as its own result layer; the comparison is discarded."""
+        kept = self.comparison.keep()
+        if kept is None:
+            self._fail("Color transfer: no comparison to keep from; press Compare all first")
+        else:
+            self.status.value = f"kept {kept.name}"
+        self._sync_buttons()
+        return kept
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """The comparison's figures as numbers, keyed by ``method`` and the column names, in table order."""
+        return self.comparison.rows()
+
     def _start(self, *, compare: bool) -> GeneratorWorker | None:
-        if self._worker is not None:
-            return self._worker
+        if self._run is not None:
+            return self._run.worker
         try:
             job, info = self.make_job(compare=compare)
         except NstError as exc:
-            notify_error(f"Color transfer: {exc}")
+            self._fail(f"Color transfer: {exc}")
             return None
         # _on_error notifies; without _ignore_errors superqt would also re-raise in the main thread.
         worker = create_worker(color_job, job, _start_thread=False, _ignore_errors=True)
-        state = _State(job, info, compare)
-        self._worker = worker
-        self.apply_button.enabled = self.compare_button.enabled = False
-        self.status.value = "comparing…" if compare else f"applying {job.methods[0][0]}…"
-        state.bar = progress(total=len(job.methods), desc="Color transfer")
-        worker.yielded.connect(partial(self._on_outcome, state))
-        worker.returned.connect(partial(self._on_done, state))
-        worker.errored.connect(partial(self._on_error, state))
-        worker.finished.connect(partial(self._on_finished, state))
+        run = _Run(job, info, worker, QTimer(self.native))
+        self._run = run
+        self._sync_buttons()
+        what = "comparing" if compare else f"applying {job.methods[0][0]}"
+        self.status.value = f"{what}…"
+        self.set_progress(0, len(job.methods) * len(job.indices))
+        run.timer.setInterval(PROGRESS_INTERVAL_MS)
+        run.timer.timeout.connect(partial(self._show_progress, run, what))
+        run.timer.start()
+        worker.yielded.connect(partial(setattr, run, "latest"))
+        worker.returned.connect(partial(self._on_done, run))
+        worker.errored.connect(partial(self._on_error, run))
+        worker.finished.connect(partial(self._on_finished, run))
         worker.start()
         return worker
 
-    def _on_outcome(self, state: _State, outcome: ColorOutcome) -> None:
-        state.outcomes.append(outcome)
-        info = state.info
-        nst = {**outcome.provenance(), "napari": info["provenance"]}
-        image = outcome.image
-        layer = info["layer"]
-        rgb = bool(layer.rgb)
+    def _show_progress(self, run: _Run, what: str) -> None:
+        latest = run.latest
+        if latest is not None and self._run is run:
+            self.set_progress(latest.done, latest.total)
+            self.status.value = f"{what}: {latest.method} ({latest.done}/{latest.total})…"
+
+    def _on_done(self, run: _Run, result: ColorResult) -> None:
+        info = run.info
+        layer, plane, provenance = info["layer"], info["plane"], info["provenance"]
+        first = result.outcomes[0]
+        image = at_plane(first.image, plane)
         kwargs = result_kwargs(
-            layer, image, name=f"{info['provenance']['source_layer']} [{outcome.method}]", metadata={"nst": nst},
-            source_hw=info["source_hw"], leading=bool(state.job.stack_shape), rgb=rgb,
+            layer, image, name=f"{provenance['source_layer']} [{first.method}]",
+            metadata={"nst": {**first.provenance(), "napari": provenance}},
+            source_hw=info["source_hw"], leading=bool(run.job.stack_shape), rgb=bool(layer.rgb), plane=plane,
         )
-        self.status.value = f"{outcome.method}: {outcome.seconds:.3g} s"
-        state.layers.append(self._viewer.add_image(image, **kwargs))
-        if state.bar is not None:
-            state.busy = True  # napari processes events inside update(): _on_finished may run here
-            try:
-                state.bar.update(1)
-            finally:
-                state.busy = False
-            if state.finished:
-                self._close(state)
+        if not run.job.compare:
+            self._viewer.add_image(image, **kwargs)
+            self.status.value = f"done: {kwargs['name']}"
+            return
+        kwargs["axis_labels"] = tuple(layer.axis_labels)
+        self.comparison.show(result, kwargs, chosen=info["chosen"], provenance=provenance)
+        where = f" of plane {list(plane)}" if plane else ""
+        self.status.value = (
+            f"compared {len(result.outcomes)} methods{where}: move the {METHOD_AXIS!r} slider or choose a row, "
+            "then Keep"
+        )
+        QTimer.singleShot(0, partial(_scroll_to, self.table.native))
 
-    def _on_done(self, state: _State, outcomes: list[ColorOutcome]) -> None:
-        if state.compare:
-            self.table.value = {
-                "data": [_row(o) for o in outcomes],
-                "index": [o.method for o in outcomes],
-                "columns": list(TABLE_COLUMNS),
-            }
-            self.table.native.resizeColumnsToContents()
-            self.table.visible = True
-        self.status.value = f"done: {len(outcomes)} layer(s)"
-
-    def _on_error(self, state: _State, exc: BaseException) -> None:
+    def _on_error(self, run: _Run, exc: BaseException) -> None:
         notify_failure(exc)
-        self.status.value = f"failed: {exc}"
+        self.status.show_error(str(exc), details="".join(traceback.format_exception(exc)))
 
-    def _on_finished(self, state: _State) -> None:
-        state.finished = True
-        if not state.busy:  # a progress bar closed inside its own update crashes Qt
-            self._close(state)
+    def _on_finished(self, run: _Run) -> None:
+        run.timer.stop()
+        if self._run is run:
+            self._run = None
+            self.hide_progress()
+            self._sync_buttons()
 
-    def _close(self, state: _State) -> None:
-        bar, state.bar = state.bar, None
-        if bar is not None:
-            bar.close()
-        self._worker = None
-        self.apply_button.enabled = self.compare_button.enabled = True
+    def _fail(self, message: str) -> None:
+        """An error the user must see: in the status line, where they look, and as a notification."""
+        self.status.show_error(message)
+        notify_error(message)
 
-    def table_rows(self) -> list[dict[str, Any]]:
-        """The comparison table as dicts keyed by ``method`` and the column names."""
-        rows = zip(self.table.row_headers, self.table.data.to_list(), strict=True)
-        return [{"method": method, **dict(zip(TABLE_COLUMNS, row, strict=True))} for method, row in rows]
+    def _sync_buttons(self) -> None:
+        idle = self._run is None
+        self.apply_button.enabled = self.compare_button.enabled = idle
+        self.keep_button.enabled = idle and self.comparison.available
+
+
+def _scroll_to(widget: QWidget) -> None:
+    """Scroll the panel's form so that ``widget`` (the table, after Compare all) is in view."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is not None:
+        parent.ensureWidgetVisible(widget)
 
 
 @dataclass(eq=False)
-class _State:
-    """One Apply or Compare all, bound to its worker's signal handlers."""
+class _Run:
+    """One Apply or Compare all: its job, what places the result, its worker and progress timer."""
 
     job: ColorJob
     info: dict
-    compare: bool
-    bar: Any = None
-    busy: bool = False
-    finished: bool = False
-    outcomes: list = field(default_factory=list)
-    layers: list = field(default_factory=list)
-
-
-def _row(outcome: ColorOutcome) -> list[Any]:
-    return [*kl_ssim_cells(outcome.kl, outcome.ssim), round(outcome.seconds, 4)]
+    worker: GeneratorWorker
+    timer: QTimer
+    latest: ColorProgress | None = None
