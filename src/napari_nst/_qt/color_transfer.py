@@ -119,8 +119,6 @@ class ColorTransferWidget(Panel):
     def reset_choices(self, *_: Any) -> None:
         """Refresh layer and method choices (napari calls this on layer changes)."""
         super().reset_choices()
-        # The form sits in the panel's own scroll area, not among its magicgui children.
-        self.form.reset_choices()
         pick_apart(self.reference, self.source)
         self._source_changed()
         self._sync_buttons()
