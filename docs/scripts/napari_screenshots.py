@@ -46,13 +46,14 @@ def _wait(done: Callable[[], bool], limit_s: float = 900) -> None:
         time.sleep(0.02)
 
 
-def _save(viewer: Any, name: str) -> None:
+def _save(viewer: Any, name: str, *, close: bool = True) -> None:
     path = IMAGES / f"napari-{name}.png"
     viewer.reset_view()
     QApplication.processEvents()
     viewer.screenshot(str(path), canvas_only=False)
     print(f"wrote {path}")
-    viewer.close()
+    if close:
+        viewer.close()
 
 
 def _pair(viewer: Any) -> tuple[Any, Any]:
@@ -117,13 +118,15 @@ def stack() -> None:
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Style Transfer")
     widget.content.value, widget.style.value = content, style_layer
     widget.planes.value = "all planes"
-    widget.steps.value, widget.scales.value, widget.size.value = 30, 1, 200
+    widget.steps.value, widget.scales.value, widget.size.value = 80, 1, 256
     widget.run()
-    _wait(lambda: "plane 3/5 · step 20" in widget.status.value or not widget.running)
-    content.visible = False
+    _wait(lambda: "plane 3/5 · step 4" in widget.status.value)
+    content.visible = style_layer.visible = False
     viewer.dims.set_current_step(0, 1)
-    _save(viewer, "stack")
+    _save(viewer, "stack", close=False)
+    widget.cancel()
     _wait(lambda: not widget.running)
+    viewer.close()
 
 
 def color() -> None:

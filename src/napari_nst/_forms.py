@@ -15,7 +15,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, SpinBox, Widget
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    Label,
+    LineEdit,
+    SpinBox,
+    Widget,
+)
 
 from nst_engine import get_entry
 from nst_engine.errors import OptionError, UnknownEntryError

@@ -11,8 +11,8 @@ passed on to the engine; so is the job's ``cancel`` event, which the engine chec
 
 from __future__ import annotations
 
-from collections.abc import Generator
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -74,14 +75,30 @@ def viewer(make_napari_viewer_proxy: Callable[..., Any], qtbot: Any) -> Any:
     qtbot.wait(10)
 
 
+@pytest.fixture
+def main_window(viewer: Any) -> Callable[[], Any]:
+    """``main_window()``: the viewer's Qt main window, through napari's proxy.
+
+    A function, not the window: pytest keeps a test's arguments until after napari's
+    teardown, which would then count the window as leaked.
+    """
+
+    def window() -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # napari warns plugins off private attributes
+            return viewer.window._qt_window
+
+    return window
+
+
 #: The laptop screen the panels must fit (issue: 1280×800 with all three panels docked).
 LAPTOP = (1280, 800)
 
 
 @pytest.fixture
-def laptop_viewer(viewer: Any, qtbot: Any) -> Any:
+def laptop_viewer(viewer: Any, main_window: Any, qtbot: Any) -> Any:
     """The viewer's main window shown at 1280×800 (the geometry a laptop user has)."""
-    window = viewer.window._qt_window
+    window = main_window()
     window.showNormal()
     window.resize(*LAPTOP)
     qtbot.waitExposed(window)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QLocale, Qt
 
-from napari_nst._qt.color_compare import TABLE_COLUMNS, table_cells
 from napari_nst._color_jobs import ColorOutcome
+from napari_nst._qt.color_compare import TABLE_COLUMNS, table_cells
 from nst_engine import list_color_transfers
 
 pytestmark = pytest.mark.gui

@@ -130,8 +130,8 @@ def test_a_form_error_shows_before_any_run(viewer, widget, notifications) -> Non
     assert not widget.method_options.body.native.isHidden()  # the field the message names is shown
 
 
-def test_a_long_error_keeps_the_window_size(laptop_viewer, images, dock, qtbot) -> None:
-    window = laptop_viewer.window._qt_window
+def test_a_long_error_keeps_the_window_size(laptop_viewer, main_window, images, dock, qtbot) -> None:
+    window = main_window()
     widget = dock("Color Transfer")
     widget.source.value, widget.reference.value = images
     qtbot.wait(50)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
@@ -9,7 +11,12 @@ from napari.utils.theme import get_theme
 
 from napari_nst._measure import Evaluation, EvaluationRow, gram_distance_available
 from napari_nst._qt import evaluate as evaluate_module
-from napari_nst._qt.evaluate import TABLE_COLUMNS, EvaluateWidget, default_gram_backbone, layer_style
+from napari_nst._qt.evaluate import (
+    TABLE_COLUMNS,
+    EvaluateWidget,
+    default_gram_backbone,
+    layer_style,
+)
 from napari_nst._workers import RunFailed
 
 pytestmark = pytest.mark.gui
@@ -28,8 +35,7 @@ def widget(viewer, images, dock) -> EvaluateWidget:
     return widget
 
 
-def _window_size(viewer) -> tuple[int, int]:
-    window = viewer.window._qt_window
+def _window_size(window) -> tuple[int, int]:
     return window.width(), window.height()
 
 
@@ -64,7 +70,8 @@ def test_each_column_has_one_number_format(widget, wait_idle) -> None:
     table = widget.table.native
     kl = [table.item(r, 0).text() for r in range(table.rowCount())]
     ssim = [table.item(r, TABLE_COLUMNS.index("SSIM")).text() for r in range(table.rowCount())]
-    assert all(len(cell.split(".")[1]) == 4 for cell in kl) and all(len(cell.split(".")[1]) == 3 for cell in ssim)
+    assert all(re.fullmatch(r"\d\.\d{3}e[-+]\d\d", cell) for cell in kl), kl
+    assert all(re.fullmatch(r"-?\d\.\d{4}", cell) for cell in ssim), ssim
 
 
 @pytest.mark.skipif(not gram_distance_available(), reason="nst_engine.metrics.gram_distances is missing")
@@ -123,7 +130,7 @@ def test_nothing_chosen_is_reported_in_the_status_line_and_notified(viewer, imag
 
 
 def test_long_names_and_notes_are_elided_with_the_full_text_in_tooltips(
-    laptop_viewer, images, dock, wait_idle, qtbot, monkeypatch: pytest.MonkeyPatch
+    laptop_viewer, main_window, images, dock, wait_idle, qtbot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     content, _ = images
     name = "a very long layer name " * 8 + "(the end)"
@@ -131,7 +138,7 @@ def test_long_names_and_notes_are_elided_with_the_full_text_in_tooltips(
     layer = laptop_viewer.add_image(content.data, name=name, rgb=True)
     widget = dock("Evaluate")
     qtbot.wait(50)
-    size = _window_size(laptop_viewer)
+    size = _window_size(main_window())
     width = widget.native.width()
     assert width < 500  # the long name in the pickers did not widen the dock
     widget.layers.value = [layer]
@@ -148,7 +155,7 @@ def test_long_names_and_notes_are_elided_with_the_full_text_in_tooltips(
     assert table.item(0, notes).toolTip() == note
     assert table.columnWidth(notes) <= 200 < table.fontMetrics().horizontalAdvance(note)
     assert table.item(0, TABLE_COLUMNS.index("Gram distance")).text() == "1.000e-04"
-    assert _window_size(laptop_viewer) == size and widget.native.width() == width
+    assert _window_size(main_window()) == size and widget.native.width() == width
 
 
 def test_more_than_four_layers_get_distinct_styles(viewer, images, dock, wait_idle) -> None:
@@ -201,10 +208,10 @@ def test_the_widget_defaults_to_random_multiscale_without_weights(
 
 
 def test_a_long_error_keeps_the_window_size(
-    laptop_viewer, widget, wait_idle, qtbot, notifications, monkeypatch: pytest.MonkeyPatch
+    laptop_viewer, main_window, widget, wait_idle, qtbot, notifications, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     qtbot.wait(50)
-    size = _window_size(laptop_viewer)
+    size = _window_size(main_window())
     width = widget.native.width()
     message = "Evaluation failed: " + "the cause and the fix, at length; " * 18
     assert len(message) > 600
@@ -213,4 +220,4 @@ def test_a_long_error_keeps_the_window_size(
     wait_idle(widget)
     assert widget.status.is_error and widget.status.value == message
     assert message in notifications.errors()
-    assert _window_size(laptop_viewer) == size and widget.native.width() == width
+    assert _window_size(main_window()) == size and widget.native.width() == width

@@ -7,6 +7,7 @@ from importlib import metadata
 
 import pytest
 from magicgui.widgets import SpinBox
+
 from nst_engine.catalog import set_host
 
 pytestmark = pytest.mark.gui

@@ -10,7 +10,14 @@ import pytest
 from magicgui.widgets import CheckBox, ComboBox, LineEdit, SpinBox
 
 from napari_nst._forms import EntryForm, EntryPicker, LossWeights
-from nst_engine import get_entry, hookimpl, list_backbones, list_color_transfers, list_losses, list_optimizers
+from nst_engine import (
+    get_entry,
+    hookimpl,
+    list_backbones,
+    list_color_transfers,
+    list_losses,
+    list_optimizers,
+)
 from nst_engine.catalog import set_host
 from nst_engine.errors import OptionError
 from nst_engine.pipeline import DEFAULT_LOSSES

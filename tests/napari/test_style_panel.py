@@ -17,10 +17,6 @@ pytestmark = pytest.mark.gui
 configure = make_configure(FAST)
 
 
-def _window(viewer):
-    return viewer.window._qt_window
-
-
 def _inside_window(viewer, widget) -> bool:
     native = widget.native
     window = native.window()  # the main window itself (the viewer fixture hands out proxies)
@@ -29,23 +25,23 @@ def _inside_window(viewer, widget) -> bool:
     return native.isVisible() and window.rect().contains(top_left) and window.rect().contains(bottom_right)
 
 
-def test_all_three_panels_fit_a_laptop_window(laptop_viewer, images, dock, qtbot) -> None:
+def test_all_three_panels_fit_a_laptop_window(laptop_viewer, main_window, images, dock, qtbot) -> None:
     widgets = [dock(name) for name in ("Style Transfer", "Color Transfer", "Evaluate")]
     qtbot.wait(100)
-    window = _window(laptop_viewer)
+    window = main_window()
     assert (window.width(), window.height()) == (1280, 800)
     style = widgets[0]
     assert _inside_window(laptop_viewer, style.run_button) and _inside_window(laptop_viewer, style.cancel_button)
     assert _inside_window(laptop_viewer, widgets[1].apply_button)
     assert _inside_window(laptop_viewer, widgets[2].evaluate_button)
-    canvas = laptop_viewer.window._qt_viewer.canvas.native
+    canvas = window.centralWidget()  # napari's QtViewer: the canvas over the dims sliders
     assert canvas.width() >= window.width() / 2
 
 
-def test_a_long_error_leaves_the_window_size_alone(laptop_viewer, images, dock, qtbot) -> None:
+def test_a_long_error_leaves_the_window_size_alone(laptop_viewer, main_window, images, dock, qtbot) -> None:
     widget = dock("Style Transfer")
     qtbot.wait(50)
-    window = _window(laptop_viewer)
+    window = main_window()
     before = window.size()
     message = "weights file " + "/very/long/directory" * 32 + " does not exist"
     assert len(message) > 600

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_nst._workers import (
+    JobResult,
+    PlaneEvent,
+    RunFailed,
+    StyleJob,
+    failure_message,
+    stylize_job,
+)
 from nst_engine.images import resize_to
-from napari_nst._workers import JobResult, PlaneEvent, RunFailed, StyleJob, failure_message, stylize_job
 
 OPTIONS = {"backbone": "random-multiscale", "steps": 3, "size": 24, "scales": 1, "preview_every": 1}
 

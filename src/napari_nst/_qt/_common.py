@@ -6,9 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import ComboBox
+from magicgui.widgets import ComboBox, Table
 from napari.layers import Image
-from napari.utils.notifications import Notification, notification_manager, show_error, show_warning
+from napari.utils.notifications import (
+    Notification,
+    notification_manager,
+    show_error,
+    show_warning,
+)
+from qtpy.QtWidgets import QStyledItemDelegate
 
 from nst_engine import get_plugins
 
@@ -17,6 +23,7 @@ from .._torch_guard import guard_triton
 
 __all__ = [
     "kl_ssim_cells",
+    "figures_table",
     "CURRENT_PLANE",
     "ALL_PLANES",
     "image_picker",
@@ -111,10 +118,23 @@ def warn_plugin_errors(plugins: Callable[[], list[dict]] = get_plugins) -> None:
             show_warning(f"nst_engine plugin {name} has problems and was partly skipped: {errors}")
 
 
+def figures_table(columns: list[str], *, tooltip: str) -> Table:
+    """A read-only table of figures that shows each cell's text as written.
+
+    magicgui's own delegate re-formats numeric text by magnitude (0.2244 beside 9.840e-02 in
+    one column); a plain delegate keeps the one format per column that the caller chose.
+    """
+    table = Table(name="table", label="", columns=columns)
+    table.read_only = True
+    table.tooltip = tooltip
+    table.native.setItemDelegate(QStyledItemDelegate(table.native))
+    return table
+
+
 def kl_ssim_cells(kl: dict | None, ssim: float | None) -> list[Any]:
     """Table cells KL R, KL G, KL B, SSIM (a gray image's one KL fills all three)."""
     kl = kl or {}
     if "gray" in kl:
         kl = {"R": kl["gray"], "G": kl["gray"], "B": kl["gray"]}
-    cells = [round(kl[c], 4) if c in kl else "" for c in ("R", "G", "B")]
-    return [*cells, "" if ssim is None else round(ssim, 4)]
+    cells = [kl[c] if c in kl else "" for c in ("R", "G", "B")]  # unrounded: the table formats them
+    return [*cells, "" if ssim is None else ssim]

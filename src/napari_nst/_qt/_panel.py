@@ -23,6 +23,8 @@ PANEL_MIN_WIDTH = 240
 #: The width a panel asks for: on a 1280 px window beside napari's layer list (320 px) the
 #: canvas keeps more than half the width.
 PANEL_WIDTH = 280
+#: The form height a panel asks for: docked panels then share a laptop screen's height.
+PANEL_HEIGHT = 220
 
 
 class Section(Container):
@@ -54,8 +56,8 @@ class Section(Container):
 
     @property
     def expanded(self) -> bool:
-        """Whether the fields are shown."""
-        return self.body.visible
+        """Whether the fields are shown (when the panel is; ``visible`` is False off-screen)."""
+        return not self.body.native.isHidden()
 
     @expanded.setter
     def expanded(self, value: bool) -> None:
@@ -104,6 +106,7 @@ class Panel(Container):
         # Our own QScrollArea: magicgui's ``scrollable=True`` is lost when that container sits
         # inside another one (the parent lays out the inner widget, not the scroll area).
         self.form.native.setMinimumWidth(PANEL_MIN_WIDTH)
+        self.form.native.layout().addStretch(1)  # fields stay packed at the top of a tall panel
         self.scroll_area = _NarrowScrollArea()
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
@@ -134,11 +137,14 @@ class Panel(Container):
 
 
 class _NarrowScrollArea(QScrollArea):
-    """A scroll area that asks for :data:`PANEL_WIDTH`: QScrollArea asks for its content's
-    width, and the dock would take it from the canvas."""
+    """A scroll area that asks for :data:`PANEL_WIDTH` and at most :data:`PANEL_HEIGHT`.
+
+    QScrollArea asks for its content's size: the dock would take that width from the canvas,
+    and with several panels docked the tallest form would leave the others a sliver.
+    """
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
-        return QSize(PANEL_WIDTH, super().sizeHint().height())
+        return QSize(PANEL_WIDTH, min(super().sizeHint().height(), PANEL_HEIGHT))
 
 
 def _slug(title: str) -> str:

@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import Table
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QAbstractItemView, QStyledItemDelegate
+from qtpy.QtWidgets import QAbstractItemView
 
 from .._color_jobs import ColorOutcome, ColorResult
+from ._common import figures_table
 
 __all__ = ["Comparison", "TABLE_COLUMNS", "table_cells", "METHOD_AXIS"]
 
@@ -60,19 +60,15 @@ class Comparison:
         self._viewer = viewer
         self.layer: Any = None
         self._rows: list[dict[str, Any]] = []
-        self.table = Table(name="table", label="", columns=list(TABLE_COLUMNS))
-        self.table.read_only = True
-        self.table.visible = False
-        self.table.tooltip = (
-            f"one row per method, in the order of the comparison layer's {METHOD_AXIS!r} slider: "
-            "choose a row to show that method; Keep makes the one on show a layer"
+        self.table = figures_table(
+            list(TABLE_COLUMNS),
+            tooltip=f"one row per method, in the order of the comparison layer's {METHOD_AXIS!r} slider: "
+            "choose a row to show that method; Keep makes the one on show a layer",
         )
+        self.table.visible = False
         native = self.table.native
         native.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         native.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        # magicgui's delegate re-formats numeric text by magnitude (0.2244 beside 9.840e-02):
-        # a plain one shows the cells as written, one format per column.
-        native.setItemDelegate(QStyledItemDelegate(native))
         native.currentCellChanged.connect(self._row_chosen)
         viewer.dims.events.current_step.connect(self._follow_slider)
 

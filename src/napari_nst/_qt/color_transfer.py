@@ -104,8 +104,6 @@ class ColorTransferWidget(Panel):
         super().__init__(
             [inputs, self.method_options, self.table], [self.apply_button, self.compare_button, self.keep_button]
         )
-        # The fields keep their height and stay at the top when the form is shorter than the panel.
-        self.form.native.layout().addStretch(1)
         self.source.changed.connect(self._source_changed)
         self.apply_button.changed.connect(self.apply)
         self.compare_button.changed.connect(self.compare_all)

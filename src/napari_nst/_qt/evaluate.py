@@ -17,7 +17,7 @@ from typing import Any
 
 import napari
 import numpy as np
-from magicgui.widgets import ComboBox, Container, PushButton, Select, Table
+from magicgui.widgets import ComboBox, Container, PushButton, Select
 from matplotlib import colormaps
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
@@ -25,21 +25,43 @@ from napari.layers import Image
 from napari.qt.threading import FunctionWorker, create_worker
 from napari.utils.theme import get_theme
 from qtpy.QtCore import QSignalBlocker, Qt
-from qtpy.QtWidgets import QAbstractScrollArea, QHeaderView, QSizePolicy, QTableWidgetItem
+from qtpy.QtWidgets import (
+    QAbstractScrollArea,
+    QHeaderView,
+    QSizePolicy,
+    QTableWidgetItem,
+)
 
 from nst_engine import list_backbones
 from nst_engine.backbones import vgg
 from nst_engine.errors import NstError, OptionError
 
-from .._measure import GRAM_UNAVAILABLE, Candidate, Evaluation, EvaluationRow, evaluate, gram_distance_available
-from ._common import engine_ready, image_picker, kl_ssim_cells, layer_plane, notify_error, notify_failure
+from .._measure import (
+    GRAM_UNAVAILABLE,
+    Candidate,
+    Evaluation,
+    EvaluationRow,
+    evaluate,
+    gram_distance_available,
+)
+from ._common import (
+    engine_ready,
+    figures_table,
+    image_picker,
+    kl_ssim_cells,
+    layer_plane,
+    notify_error,
+    notify_failure,
+)
 from ._panel import Panel, Section
 
 __all__ = ["EvaluateWidget", "TABLE_COLUMNS", "default_gram_backbone", "layer_style"]
 
 TABLE_COLUMNS = ("KL R", "KL G", "KL B", "SSIM", "Gram distance", "notes")
 #: One number format per column, so a column's figures line up and compare at a glance.
-_FORMATS = {"KL R": "{:.4f}", "KL G": "{:.4f}", "KL B": "{:.4f}", "SSIM": "{:.3f}", "Gram distance": "{:.3e}"}
+#: As in the Color Transfer table: KL spans orders of magnitude (1e-9 for an exact match), so
+#: it is scientific; SSIM lies in [-1, 1] and gets 4 decimals.
+_FORMATS = {"KL R": "{:.3e}", "KL G": "{:.3e}", "KL B": "{:.3e}", "SSIM": "{:.4f}", "Gram distance": "{:.3e}"}
 _HEADER_TIPS = {
     "KL R": "KL(colors ‖ layer) of the red channel's density; 0 means the same colors",
     "KL G": "KL(colors ‖ layer) of the green channel's density; 0 means the same colors",
@@ -114,9 +136,9 @@ class EvaluateWidget(Panel):
         )
         self.evaluate_button = PushButton(name="evaluate", text="Evaluate")
         self.evaluate_button.tooltip = "compute the table and the plot for the chosen layers"
-        self.table = Table(name="table", label="", columns=list(TABLE_COLUMNS))
-        self.table.read_only = True
-        self.table.tooltip = "one row per layer; hover a name or a note for its full text"
+        self.table = figures_table(
+            list(TABLE_COLUMNS), tooltip="one row per layer; hover a name or a note for its full text"
+        )
         self.figure = Figure(layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setToolTip("each channel's density (the KDE behind the KL), one panel per channel")

@@ -25,13 +25,22 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.layers import Image, Labels, Shapes
+from qtpy.QtWidgets import QSizePolicy
 
-from nst_engine import list_backbones, list_color_transfers, list_losses, list_optimizers
-from nst_engine.backbones.vgg import WEIGHTS_HINT, has_imagenet_weights, imagenet_weights_path
+from nst_engine import (
+    list_backbones,
+    list_color_transfers,
+    list_losses,
+    list_optimizers,
+)
+from nst_engine.backbones.vgg import (
+    WEIGHTS_HINT,
+    has_imagenet_weights,
+    imagenet_weights_path,
+)
 from nst_engine.errors import OptionError
 from nst_engine.pipeline import iter_stylize
 from nst_engine.schedule import MIN_SIDE
-from qtpy.QtWidgets import QSizePolicy
 
 from .. import __version__
 from .._forms import EntryPicker, LossWeights, mark_invalid
@@ -49,7 +58,15 @@ from .._layers import (
 )
 from .._settings import run_settings
 from .._workers import StyleJob
-from ._common import ALL_PLANES, engine_ready, image_picker, layer_plane, pick_apart, plane_picker, sync_planes
+from ._common import (
+    ALL_PLANES,
+    engine_ready,
+    image_picker,
+    layer_plane,
+    pick_apart,
+    plane_picker,
+    sync_planes,
+)
 from ._panel import Panel, Section
 
 __all__ = ["StyleTransferForm", "COLOR_MODES", "PRESETS", "supports_color", "default_backbone"]

@@ -47,6 +47,9 @@ class StyleTransferWidget(StyleTransferForm):
         self.cancel_button.changed.connect(self.cancel)
         self._close_watch = _OnDetach(self.cancel)  # napari detaches a panel's widget when it is closed
         self.native.installEventFilter(self._close_watch)
+        # Closing the viewer deletes the widget's Qt objects (its timers too) while the worker
+        # may still yield: stop the run and let no handler touch them again.
+        self.native.destroyed.connect(self._abandon)
 
     @property
     def running(self) -> bool:
@@ -100,6 +103,12 @@ class StyleTransferWidget(StyleTransferForm):
         worker.errored.connect(partial(self._on_error, run))
         worker.finished.connect(partial(self._on_finished, run))
         worker.start()
+
+    def _abandon(self, *_: Any) -> None:
+        run = self._run
+        if run is not None:
+            run.job.cancel.set()
+            run.done = True
 
     def cancel(self, *_: Any) -> None:
         """Stop within a second or two; the result layer keeps the last completed step."""
