@@ -1,4 +1,4 @@
-"""The scatter matrix ``XᵀX`` of ``N×3`` float32 pixel rows at BLAS speed.
+"""The scatter matrix ``XᵀX`` of ``N×3`` float pixel rows at BLAS speed.
 
 BLAS runs ``(3, N) @ (N, 3)`` with a 3-wide kernel, far below its peak. Viewing four pixels
 as one 12-wide row, ``XᵀX`` of the ``N/4×12`` view holds the four pixels' 3×3 blocks on its
@@ -18,11 +18,11 @@ _GROUP = 4
 
 
 def scatter(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column sums and ``rowsᵀ rows`` of C-contiguous ``N×3`` float32 rows, in float32."""
+    """Column sums and ``rowsᵀ rows`` of C-contiguous ``N×3`` float rows, in their dtype."""
     main = len(rows) - len(rows) % _GROUP
     grouped = rows[:main].reshape(-1, 3 * _GROUP)
     # A product with ones, not grouped.sum(axis=0): BLAS's gemv is ~18x faster here.
-    sums = (np.ones(len(grouped), np.float32) @ grouped).reshape(_GROUP, 3).sum(axis=0)
+    sums = (np.ones(len(grouped), rows.dtype) @ grouped).reshape(_GROUP, 3).sum(axis=0)
     blocks = (grouped.T @ grouped).reshape(_GROUP, 3, _GROUP, 3)
     products = np.einsum("iaib->ab", blocks)
     if main < len(rows):

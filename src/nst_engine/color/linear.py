@@ -14,7 +14,7 @@ from scipy.linalg import solve_triangular
 
 from ._affine import affine_transfer
 from ._io import check_choice, recolor
-from ._stats import EIG_FLOOR, EIG_RELATIVE, sym_power
+from ._stats import rank_cutoff, sym_power
 from .spaces import SPACES, Space
 
 __all__ = ["mkl", "cholesky", "pca", "mkl_matrix", "cholesky_matrix", "pca_matrix"]
@@ -26,12 +26,13 @@ def mkl_matrix(source_cov: np.ndarray, reference_cov: np.ndarray) -> np.ndarray:
     """The Monge-Kantorovich linear map ``T = Σs^-½ (Σs^½ Σr Σs^½)^½ Σs^-½``.
 
     Of all ``A`` with ``A Σs Aᵀ = Σr`` it moves colors least (in mean squared distance).
-    Eigenvalues are clamped as in Pitié & Kokaram's reference code, so singular covariances
-    (a constant or two-color image) give a finite map.
+    In float64; ``Σs^-½`` is a pseudo-inverse (:func:`._stats.sym_power`), so a singular
+    covariance (a constant or two-color image) gives a finite map and ``Σs = Σr`` the
+    identity on the colors the source has.
     """
     root = sym_power(source_cov, 0.5)
     inverse_root = sym_power(source_cov, -0.5)
-    middle = sym_power(root @ reference_cov @ root, 0.5, floor=0.0)
+    middle = sym_power(root @ np.asarray(reference_cov, dtype=np.float64) @ root, 0.5)
     return inverse_root @ middle @ inverse_root
 
 
@@ -47,12 +48,23 @@ def pca_matrix(source_cov: np.ndarray, reference_cov: np.ndarray) -> np.ndarray:
 
     Gatys et al. 2016 ("Preserving color", the "image analogies" variant): ``Q Λ^½ Qᵀ``.
     """
-    return sym_power(reference_cov, 0.5, floor=0.0) @ sym_power(source_cov, -0.5)
+    return sym_power(reference_cov, 0.5) @ sym_power(source_cov, -0.5)
+
+
+# The ridge added to a singular covariance: large enough that ``Ls⁻¹``'s gain (at most
+# 1/√ridge) times the float32 rounding of a deviation stays far below an 8-bit level.
+_RIDGE_FLOOR = 1e-10
+_RIDGE_RELATIVE = 1e-6
 
 
 def _cholesky_factor(cov: np.ndarray) -> np.ndarray:
-    # A relative ridge keeps a singular covariance factorisable, like the eigenvalue clamp.
-    ridge = max(EIG_FLOOR, EIG_RELATIVE * float(np.trace(cov)))
+    cov = np.asarray(cov, dtype=np.float64)
+    values = np.linalg.eigvalsh(cov)
+    if values.min() > rank_cutoff(values):
+        return _cholesky(cov, lower=True)
+    # Only a singular covariance gets a ridge: one on every covariance moved even
+    # well-conditioned maps by up to 7 levels.
+    ridge = max(_RIDGE_FLOOR, _RIDGE_RELATIVE * float(np.trace(cov)))
     return _cholesky(cov + ridge * np.eye(len(cov)), lower=True)
 
 
