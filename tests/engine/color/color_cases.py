@@ -16,6 +16,7 @@ TRANSFERS = {
     "luminance-histogram": (color.luminance, {"match": "histogram"}),
     "histogram": (color.histogram, {}),
     "histogram-lab": (color.histogram, {"space": "lab-alpha-beta"}),
+    "histogram-exact": (color.histogram, {"exact": True}),
     "idt": (color.idt, {"iterations": 4}),
     "idt-regrain": (color.idt, {"iterations": 4, "regrain": True}),
     "mkl": (color.mkl, {}),
@@ -23,6 +24,9 @@ TRANSFERS = {
     "cholesky": (color.cholesky, {}),
     "pca": (color.pca, {}),
 }
+
+#: Variants whose result at a pixel depends on its neighbours, not on its color alone.
+SPATIAL = ("idt-regrain", "histogram-exact")
 
 
 def run(name: str, source: np.ndarray, reference: np.ndarray, **extra) -> np.ndarray:

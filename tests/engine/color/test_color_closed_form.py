@@ -138,3 +138,51 @@ def test_large_references_give_statistics_from_a_sample(fn, monkeypatch, source,
     sampled = fn(source, reference)
     assert 0 < np.abs(sampled - exact).max() < 0.02
     np.testing.assert_array_equal(sampled, fn(source, reference))  # the sample is seeded
+
+
+def _flat_image(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 RGB with large flat areas: a blurred field quantised to 6 levels per channel."""
+    from scipy.ndimage import gaussian_filter
+
+    field = gaussian_filter(rng.normal(size=(*shape, 3)), sigma=(1.5, 1.5, 0))
+    levels = np.digitize(field, np.quantile(field, [0.2, 0.4, 0.6, 0.8, 0.9]))
+    return (levels * 40).astype(np.uint8)
+
+
+def test_exact_histogram_gives_a_flat_image_the_reference_histogram(rng):
+    # Coltuc et al. 2006: ties broken by local means, so even 6 source levels per channel
+    # take all of the reference's values; the default keeps each level one value.
+    source = _flat_image(rng, (30, 40))
+    reference = rng.integers(0, 256, size=(40, 30, 3)).astype(np.uint8)
+    exact = color.histogram(source, reference, exact=True)
+    default = color.histogram(source, reference)
+    for c in range(3):
+        assert len(np.unique(default[..., c])) <= 6
+        hist = np.bincount(exact[..., c].ravel(), minlength=256)
+        np.testing.assert_array_equal(hist, np.bincount(reference[..., c].ravel(), minlength=256))
+        # Still monotone in the source's values.
+        order = np.argsort(source[..., c].ravel(), kind="stable")
+        assert np.all(np.diff(np.sort(exact[..., c].ravel()[order])) >= 0)
+        for low, high in zip(np.unique(source[..., c])[:-1], np.unique(source[..., c])[1:]):
+            assert exact[..., c][source[..., c] == low].max() <= exact[..., c][source[..., c] == high].min()
+
+
+def test_exact_histogram_with_a_source_mask_matches_the_masked_pixels(rng):
+    source = _flat_image(rng, (30, 40))
+    reference = rng.integers(0, 256, size=(40, 30, 3)).astype(np.uint8)
+    mask = np.zeros((30, 40), bool)
+    mask[:, :20] = True
+    out = color.histogram(source, reference, exact=True, source_mask=mask)
+    q = np.linspace(0.05, 0.95, 10)
+    np.testing.assert_allclose(np.quantile(out[mask], q, axis=0), np.quantile(reference.reshape(-1, 3), q, axis=0),
+                               atol=8)
+    assert out[~mask].std() > 10  # the rest is recoloured too
+
+
+def test_exact_histogram_keeps_pixels_with_equal_neighbourhoods_equal(rng):
+    constant = np.full((20, 20, 3), 90, np.uint8)
+    reference = rng.integers(0, 256, size=(10, 10, 3)).astype(np.uint8)
+    out = color.histogram(constant, reference, exact=True)
+    assert len(np.unique(out.reshape(-1, 3), axis=0)) == 1
+    with pytest.raises(ValueError, match="exact"):
+        color.histogram(constant, reference, exact="yes")
