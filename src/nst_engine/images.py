@@ -20,18 +20,35 @@ def is_image(array: object) -> bool:
     )
 
 
+def _integer_top(image: np.ndarray, what: str) -> float:
+    """The value that maps to 1 for an integer image.
+
+    Unsigned types use their dtype's range. Signed ones (numpy's default ``int64``, int32
+    TIFFs) hold 8- or 16-bit data in a wide type: dividing by their range would make them black.
+    """
+    if np.issubdtype(image.dtype, np.unsignedinteger):
+        return float(np.iinfo(image.dtype).max)
+    lo, hi = (int(image.min()), int(image.max())) if image.size else (0, 0)
+    if lo < 0 or hi > 65535:
+        raise ImageError(
+            f"{what} is {image.dtype} with values in [{lo}, {hi}]; signed integers are read as "
+            "8-bit (0-255) or 16-bit (0-65535). Rescale it to 0-255, or to floats in [0, 1]"
+        )
+    return 255.0 if hi <= 255 else 65535.0
+
+
 def to_unit_float(image: np.ndarray, what: str = "image") -> np.ndarray:
-    """Any integer or float image -> float32 in [0, 1], channels kept; errors say the fix."""
+    """Any integer, bool or float image -> float32 in [0, 1], channels kept; errors say the fix.
+
+    The engine's one reading rule: unsigned integers by their dtype's range, signed integers
+    as 8-bit when their values lie in 0-255 and as 16-bit in 0-65535 (else refused), bool as
+    0/1, floats as they are (they must be finite and in [0, 1]).
+    """
+    image = np.asarray(image)
     if image.dtype == bool:
         return image.astype(np.float32)
-    if np.issubdtype(image.dtype, np.unsignedinteger):
-        return image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
-    if np.issubdtype(image.dtype, np.signedinteger):
-        if image.size and image.min() < 0:
-            raise ImageError(
-                f"{what} has negative integer values; pass an unsigned or float image in [0, 1]"
-            )
-        return image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
+    if np.issubdtype(image.dtype, np.integer):
+        return image.astype(np.float32) / np.float32(_integer_top(image, what))
     if np.issubdtype(image.dtype, np.floating):
         out = image.astype(np.float32)
         if not np.isfinite(out).all():
@@ -43,7 +60,7 @@ def to_unit_float(image: np.ndarray, what: str = "image") -> np.ndarray:
                 "first, e.g. skimage.exposure.rescale_intensity(image, out_range=(0.0, 1.0))"
             )
         return np.clip(out, 0.0, 1.0)
-    raise ImageError(f"{what} has dtype {image.dtype}; pass an integer or float image")
+    raise ImageError(f"{what} has dtype {image.dtype}; pass an integer, bool or float image")
 
 
 def split_image(image: np.ndarray, *, what: str = "image") -> tuple[np.ndarray, np.ndarray | None]:

@@ -15,6 +15,10 @@ from nst_engine.images import merge_alpha, resize_max_side, split_image, to_uint
         (np.full((4, 5, 3), 32768, np.uint16), 32768 / 65535),
         (np.full((4, 5, 1), 0.25, np.float64), 0.25),
         (np.ones((4, 5), bool), 1.0),
+        (np.full((4, 5, 3), 255), 1.0),  # numpy's default int64 holding 8-bit data
+        (np.full((4, 5), 51, np.int32), 51 / 255),  # an int32 TIFF with values 0-255
+        (np.full((4, 5), 1000, np.int32), 1000 / 65535),
+        (np.full((4, 5), 65535, np.int64), 1.0),
     ],
 )
 def test_any_dtype_becomes_float32_rgb_in_unit_range(image, expected):
@@ -54,7 +58,10 @@ def test_inputs_are_never_modified_and_read_only_inputs_work():
         (np.zeros((4, 4, 5)), "expected H×W"),
         (np.full((4, 4), 2.5), r"values in \[2.5, 2.5\]; expected \[0, 1\]. Rescale"),
         (np.full((4, 4), np.nan), "NaN"),
-        (np.full((4, 4), -3, np.int16), "negative"),
+        (np.full((4, 4), -3, np.int16), r"int16 with values in \[-3, -3\].*Rescale it to 0-255, or to floats"),
+        (np.full((4, 4), 70000, np.int64), r"values in \[70000, 70000\].*0-65535"),
+        (np.full((4, 4), np.inf, np.float32), "NaN or Inf; replace them"),
+        (np.zeros((4, 4), complex), "integer, bool or float"),
         (np.zeros((0, 4, 3)), "empty"),
     ],
 )
