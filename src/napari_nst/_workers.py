@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nst_engine.errors import NstError
-from nst_engine.images import resize_to, split_image, to_unit_float
+from nst_engine.images import resize_to, split_image, to_uint, to_unit_float
 from nst_engine.pipeline import StepEvent, iter_stylize
 
 from ._layers import plane_of, to_unit
@@ -77,7 +77,11 @@ class StyleJob:
 
 @dataclass(frozen=True)
 class PlaneEvent:
-    """One optimizer step of one plane; ``preview`` is at the result's height and width."""
+    """One optimizer step of one plane; ``preview`` is at the result's height and width.
+
+    Previews are 8-bit: the viewer uploads a quarter of the float32 texture for each one (at
+    2048² that is what the repaint costs in software OpenGL); the result itself stays float32.
+    """
 
     plane: int
     planes: int
@@ -105,7 +109,7 @@ def _start_frame(plane: np.ndarray, hw: tuple[int, int]) -> np.ndarray | None:
     None for a plane the engine will reject (NaN, say): the engine reports it."""
     try:
         color, _ = split_image(to_unit_float(plane))
-        return _fit(color, hw)
+        return to_uint(_fit(color, hw))
     except (NstError, ValueError):
         return None
 
@@ -140,7 +144,7 @@ def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
             except StopIteration as done:
                 result = done.value
                 break
-            preview = None if event.preview is None else _fit(event.preview, job.out_hw)
+            preview = None if event.preview is None else to_uint(_fit(event.preview, job.out_hw))
             command = yield PlaneEvent(k, len(job.indices), index, event, preview)
         image = _fit(result.image, job.out_hw)
         previous = result.image

@@ -13,7 +13,7 @@ from napari_nst._workers import (
     failure_message,
     stylize_job,
 )
-from nst_engine.images import resize_to
+from nst_engine.images import resize_to, to_uint
 
 OPTIONS = {"backbone": "random-multiscale", "steps": 3, "size": 24, "scales": 1, "preview_every": 1}
 
@@ -59,7 +59,9 @@ def test_every_plane_is_stylised_and_warm_started(stack: np.ndarray, monkeypatch
     events, result = _drain(stylize_job(_job(stack, style, planes=True)))
     start, events = events[0], events[1:]
     assert start.step is None and start.plane == 0  # the content plane, before any step
-    np.testing.assert_allclose(start.preview[..., 0], resize_to(stack[0] / 255.0, (16, 24)), atol=1e-5)
+    expected = to_uint(resize_to(stack[0] / 255.0, (16, 24)))
+    assert start.preview.dtype == np.uint8  # previews are 8-bit: a quarter of the texture to upload
+    np.testing.assert_allclose(start.preview[..., 0], expected, atol=1)
     assert [e.plane for e in events] == [0] * 3 + [1] * 3 + [2] * 3
     assert all(e.preview.shape[:2] == (16, 24) for e in events)
     assert result.image.shape == (3, 16, 24, 3) and not result.cancelled

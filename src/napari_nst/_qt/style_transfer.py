@@ -27,9 +27,9 @@ from .._layers import at_plane, result_kwargs
 from .._workers import JobResult, PlaneEvent, StyleJob, stylize_job
 from ._common import notify_error, notify_failure
 from ._run import RunState
-from .style_form import COLOR_MODES, StyleTransferForm, supports_color
+from .style_form import COLOR_MODES, StyleTransferForm
 
-__all__ = ["StyleTransferWidget", "COLOR_MODES", "supports_color"]
+__all__ = ["StyleTransferWidget", "COLOR_MODES"]
 
 #: The widget shows the newest step at most this often. Each repaint costs a whole-window
 #: composition (tens of ms with software OpenGL): repainting every step starved the event loop.
@@ -91,8 +91,9 @@ class StyleTransferWidget(StyleTransferForm):
 
     def _start(self, run: RunState) -> None:
         job, worker = run.job, run.worker
-        data = np.zeros(job.stack_shape + job.out_hw + (job.channels,), np.float32)
-        data[..., 3:] = 1.0  # previews are RGB: keep them opaque until the result brings its alpha
+        # 8-bit until the result arrives, like the previews (see PlaneEvent); shown through (0, 255).
+        data = np.zeros(job.stack_shape + job.out_hw + (job.channels,), np.uint8)
+        data[..., 3:] = 255  # previews are RGB: keep them opaque until the result brings its alpha
         run.output = self._output = self._add_result(run, at_plane(data, job.plane))
         run.timer = QTimer(self.native)
         run.timer.setSingleShot(True)
@@ -178,11 +179,12 @@ class StyleTransferWidget(StyleTransferForm):
             run.output = self._output = self._add_result(run, image)
             note = " (its layer was deleted during the run, so it was added again)"
         output = run.output
-        if output.data.shape == image.shape:  # in place, as the previews: less main-thread work
-            output.data[...] = image
+        if output.data.shape == image.shape and output.data.dtype == image.dtype:
+            output.data[...] = image  # in place, as the previews: less main-thread work
             output.refresh()
         else:
             output.data = image
+            output.contrast_limits = (0.0, 1.0)
         output.metadata = {**dict(output.metadata), "nst": _provenance(run, result, state)}
         output.visible = True
         if result.cancelled:
