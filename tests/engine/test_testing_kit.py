@@ -189,11 +189,23 @@ def test_gray_may_be_refused_with_image_error():
 
 
 def test_a_transfer_that_takes_masks_must_use_them():
+    from nst_engine.color import rgb_transfer
+
+    @rgb_transfer
     def ignores(source, reference, *, source_mask: np.ndarray | None = None):
-        return np.array(source)
+        return source + (reference.mean(axis=(0, 1)) - source.mean(axis=(0, 1)))
 
     with pytest.raises(AssertionError, match="takes source_mask but ignores it"):
         check_color_transfer(ignores)
+
+
+def test_an_identity_setting_that_takes_masks_passes():
+    # Nothing moves, so there are no statistics for a mask to change (strength=0 of a
+    # plugin failed here once).
+    def keeps(source, reference, *, source_mask: np.ndarray | None = None):
+        return np.array(source)
+
+    check_color_transfer(keeps)
 
 
 def test_a_registered_transfer_is_named_with_its_plugin(nst_register):

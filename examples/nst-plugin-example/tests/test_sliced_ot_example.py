@@ -94,3 +94,9 @@ def test_the_plugin_is_listed_with_what_it_provides(example, capsys):
         main(["plugins"])
     record = next(p for p in json.loads(capsys.readouterr().out) if p["name"] == "example")
     assert record["hooks"] == ["register_color_transfers", "register_commands"] and not record["errors"]
+
+
+def test_strength_zero_is_the_identity_and_meets_the_contract():
+    check_color_transfer(sliced_ot, strength=0.0)
+    image = np.random.default_rng(1).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(sliced_ot(image, image[::-1], strength=0.0), image)

@@ -2,9 +2,11 @@
 
 Every transfer is ``fn(source, reference, *, options) -> image`` with keyword-only, typed
 options (the signature is the option schema), optional statistics masks, alpha passed
-through, and the source's dtype and shape kept. See ``docs/color.md``.
+through, and the source's dtype and shape kept. See ``docs/color.md``; :func:`rgb_transfer`
+gives a plugin's float32 RGB core the same contract (``docs/plugins.md``).
 """
 
+from .contract import rgb_transfer
 from .matching import histogram
 from .iterative import idt
 from .linear import cholesky, mkl, pca
@@ -21,4 +23,5 @@ __all__ = [
     "mkl",
     "cholesky",
     "pca",
+    "rgb_transfer",
 ]

@@ -1,13 +1,17 @@
 """Shared input/output handling of every color transfer, written once.
 
-A transfer's core only ever sees a :class:`Pair`: the source as float32 ``H×W×3`` in [0, 1]
-(read-only: it may be the caller's own array) plus the pixels its statistics come from.
-:func:`recolor` does the rest of the contract around that core: dtype mapping, validation,
-gray and alpha handling, masks, and the way back to the source's dtype and shape.
+A built-in transfer's core only ever sees a :class:`Pair`: the source as float32 ``H×W×3``
+in [0, 1] (read-only: it may be the caller's own array) plus the pixels its statistics come
+from. :func:`recolor` does the rest of the contract around that core: dtype mapping,
+validation, gray and alpha handling, masks, and the way back to the source's dtype and
+shape. :func:`recolor_images` is the same for a core that takes whole images, the form
+:func:`nst_engine.color.rgb_transfer` offers plugins.
 
 Contract (documented in ``docs/color.md``):
 
-- Unsigned integers map by their dtype's range to [0, 1]; floats must already lie in [0, 1].
+- Integers are read by :func:`nst_engine.images.to_unit_float`, the engine's one rule
+  (unsigned by their dtype's range; signed as 8-bit or 16-bit by their values); a signed
+  source comes back in its own dtype and range. Floats must already lie in [0, 1].
 - Gray ``H×W`` / ``H×W×1`` (and gray + alpha ``H×W×2``) is replicated to RGB for the
   transfer and reduced back with Rec.601 luma, so the output has the source's shape.
 - Alpha is returned bit-identical; fully transparent pixels are left out of the statistics
@@ -23,11 +27,11 @@ from typing import Callable
 import numpy as np
 
 from nst_engine.errors import ImageError, OptionError
+from nst_engine.images import to_unit_float
 
-__all__ = ["Pair", "PixelMap", "recolor", "check_choice", "check_range"]
+from .spaces import LUMA
 
-#: Rec.601 luma weights: the reduction of an RGB result back to a gray source.
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+__all__ = ["Pair", "PixelMap", "ImageCore", "recolor", "recolor_images", "check_choice", "check_range"]
 
 #: A per-pixel result: the recoloured ``n×3`` RGB pixels (unclipped) of a slice of the
 #: source's flattened pixels. :func:`recolor` calls it a cache-sized block at a time.
@@ -66,6 +70,13 @@ class Pair:
         return None if self.select is None else self.select.ravel()
 
 
+#: ``(source_rgb, reference_rgb, source_select, reference_select) -> H×W×3`` float: a core
+#: on whole read-only float32 images, selections ``H×W`` bool or None (every pixel).
+ImageCore = Callable[
+    [np.ndarray, np.ndarray, "np.ndarray | None", "np.ndarray | None"], np.ndarray
+]
+
+
 @dataclass(frozen=True)
 class _Image:
     rgb: np.ndarray
@@ -73,6 +84,7 @@ class _Image:
     opaque: np.ndarray | None
     shape: tuple[int, ...]
     dtype: np.dtype
+    top: float | None  # the integer value of 1.0 (None for floats)
 
 
 def recolor(
@@ -87,10 +99,7 @@ def recolor(
     ``core`` returns the recoloured ``H×W×3`` float image, or a :data:`PixelMap` that this
     applies to every source pixel; values outside [0, 1] are clipped.
     """
-    src = _load(source, "source")
-    ref = _load(reference, "reference")
-    select = _selection(source_mask, src, "source_mask")
-    ref_select = _selection(reference_mask, ref, "reference_mask")
+    src, ref, select, ref_select = _prepare(source, reference, source_mask, reference_mask)
     ref_pixels = ref.rgb.reshape(-1, 3)
     if ref_select is not None:
         ref_pixels = ref_pixels[ref_select.ravel()]
@@ -99,6 +108,34 @@ def recolor(
     scratch = out.reshape(-1, 3) if plain else None
     result = core(Pair(src.rgb, select, ref_pixels, scratch))
     return _restore(result, src, out)
+
+
+def recolor_images(
+    source: np.ndarray,
+    reference: np.ndarray,
+    source_mask: np.ndarray | None,
+    reference_mask: np.ndarray | None,
+    core: ImageCore,
+) -> np.ndarray:
+    """:func:`recolor` for an :data:`ImageCore`, whose result must be finite."""
+    src, ref, select, ref_select = _prepare(source, reference, source_mask, reference_mask)
+    result = np.asarray(core(src.rgb, ref.rgb, select, ref_select))
+    if result.shape != src.rgb.shape:
+        raise RuntimeError(f"transfer returned shape {result.shape}, expected {src.rgb.shape}")
+    if not np.isfinite(result).all():
+        raise RuntimeError("transfer returned NaN or Inf values; a result must be finite")
+    return _restore(result, src, np.empty(src.shape, dtype=src.dtype))
+
+
+def _prepare(
+    source: np.ndarray,
+    reference: np.ndarray,
+    source_mask: np.ndarray | None,
+    reference_mask: np.ndarray | None,
+) -> tuple[_Image, _Image, np.ndarray | None, np.ndarray | None]:
+    src = _load(source, "source")
+    ref = _load(reference, "reference")
+    return src, ref, _selection(source_mask, src, "source_mask"), _selection(reference_mask, ref, "reference_mask")
 
 
 def _load(image: np.ndarray, name: str) -> _Image:
@@ -121,30 +158,27 @@ def _load(image: np.ndarray, name: str) -> _Image:
     rgb.flags.writeable = False
     alpha = array[..., -1] if has_alpha else None
     opaque = None if alpha is None else alpha != 0
-    return _Image(rgb, alpha, opaque, np.shape(image), array.dtype)
+    return _Image(rgb, alpha, opaque, np.shape(image), array.dtype, _integer_top(color))
 
 
 def _to_unit(color: np.ndarray, name: str) -> np.ndarray:
-    dtype = color.dtype
-    if np.issubdtype(dtype, np.unsignedinteger):
-        scale = np.float32(1.0 / np.iinfo(dtype).max)
-        return np.multiply(color, scale, dtype=np.float32)
-    if np.issubdtype(dtype, np.floating):
-        low, high = float(color.min()), float(color.max())
-        # Comparisons with NaN are false, so this also rejects NaN and infinities.
-        if not (low >= 0.0 and high <= 1.0):
-            raise ImageError(
-                f"{name} is {dtype} with values in [{low:g}, {high:g}]; float images must lie in "
-                "[0, 1]. Rescale it (e.g. skimage.exposure.rescale_intensity(image, "
-                "out_range=(0.0, 1.0))) or clip it (np.clip(image, 0, 1)); replace NaN first"
-            )
-        if dtype == np.float32 and color.flags.c_contiguous:
+    # A float32 image already in [0, 1] is used as it is: at 4096² a copy costs 192 MB.
+    # Comparisons with NaN are false, so NaN and infinities take the checked path.
+    if color.dtype == np.float32 and color.flags.c_contiguous and color.size:
+        if color.min() >= 0.0 and color.max() <= 1.0:
             return color.view()
-        return np.ascontiguousarray(color, dtype=np.float32)
-    raise ImageError(
-        f"{name} has dtype {dtype}; pass unsigned integers (uint8, uint16, ...) or floats in "
-        "[0, 1] (float16, float32, float64)"
-    )
+    return np.ascontiguousarray(to_unit_float(color, what=name), dtype=np.float32)
+
+
+def _integer_top(color: np.ndarray) -> float | None:
+    """The integer that :func:`~nst_engine.images.to_unit_float` read as 1.0 (None for floats)."""
+    if color.dtype == bool:
+        return 1.0
+    if np.issubdtype(color.dtype, np.unsignedinteger):
+        return float(np.iinfo(color.dtype).max)
+    if np.issubdtype(color.dtype, np.signedinteger):
+        return 255.0 if color.max() <= 255 else 65535.0
+    return None
 
 
 def _selection(mask: np.ndarray | None, image: _Image, name: str) -> np.ndarray | None:
@@ -187,7 +221,7 @@ def _restore(result: np.ndarray | PixelMap, src: _Image, out: np.ndarray) -> np.
         out[..., -1] = src.alpha
     if not callable(result) and np.shape(result) != src.rgb.shape:
         raise RuntimeError(f"transfer returned shape {np.shape(result)}, expected {src.rgb.shape}")
-    top_value = np.iinfo(src.dtype).max if np.issubdtype(src.dtype, np.unsignedinteger) else None
+    top_value = src.top
     rows = max(1, _BLOCK_PIXELS // width)
     for top in range(0, height, rows):
         if callable(result):

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ImageError, OptionError
-from ._io import LUMA
+from ..images import to_unit_float
+from .spaces import LUMA
 
 __all__ = ["regrain", "regrain_planes"]
 
@@ -118,10 +119,9 @@ def _planes(image: np.ndarray, name: str, *, bounded: bool) -> np.ndarray:
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[-1] != 3:
         raise ImageError(f"{name} has shape {array.shape}; regrain takes H×W×3 RGB images")
-    if np.issubdtype(array.dtype, np.unsignedinteger):
-        array = array * np.float32(1 / np.iinfo(array.dtype).max)
-    elif not np.issubdtype(array.dtype, np.floating):
-        raise ImageError(f"{name} has dtype {array.dtype}; pass unsigned integers or floats")
+    if not np.issubdtype(array.dtype, np.floating):
+        # The engine's one integer rule (signed integers as 8- or 16-bit by their values).
+        array = to_unit_float(array, what=name)
     low, high = float(array.min()), float(array.max())
     # min and max propagate NaN, so checking them covers NaN and infinities anywhere.
     if not (np.isfinite(low) and np.isfinite(high)) or (bounded and not (low >= 0 and high <= 1)):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 from ..errors import OptionError
 from ._exact import exact_order
-from ._io import Pair, check_choice, recolor
+from ._io import check_choice
+from .contract import rgb_transfer
 from .spaces import SPACES, Space, from_space, to_space
 
 __all__ = ["histogram", "match_values", "match_order", "LEVELS"]
@@ -18,6 +17,7 @@ __all__ = ["histogram", "match_values", "match_order", "LEVELS"]
 LEVELS = 1 << 16
 
 
+@rgb_transfer
 def histogram(
     source: np.ndarray,
     reference: np.ndarray,
@@ -58,15 +58,12 @@ def histogram(
     check_choice("space", space, SPACES)
     if not isinstance(exact, (bool, np.bool_)):
         raise OptionError(f"option 'exact' must be true or false; got {exact!r}")
-    core = partial(_histogram, space=space, exact=bool(exact))
-    return recolor(source, reference, source_mask, reference_mask, core)
-
-
-def _histogram(pair: Pair, *, space: Space, exact: bool) -> np.ndarray:
-    x = to_space(pair.source, space)
-    ref = to_space(pair.reference, space)
+    # Inside rgb_transfer: float32 RGB images, masks as bool selections or None.
+    pixels = reference.reshape(-1, 3)
+    ref = to_space(pixels if reference_mask is None else pixels[reference_mask.ravel()], space)
+    x = to_space(source, space)
     flat = x.reshape(-1, 3)
-    select = pair.select_flat()
+    select = None if source_mask is None else source_mask.ravel()
     # RGB's own range keeps 8- and 16-bit values on exact levels; other spaces use the data's.
     value_range = (0.0, 1.0) if space == "rgb" else None
     out = np.empty(flat.shape, dtype=np.float32)

@@ -16,6 +16,7 @@ import numpy as np
 from skimage.color import lab2rgb, rgb2lab, rgb2yiq
 
 __all__ = [
+    "LUMA",
     "Space",
     "SPACES",
     "LMS_FLOOR",
@@ -30,6 +31,10 @@ __all__ = [
     "rgb_to_yiq",
     "yiq_to_rgb",
 ]
+
+#: Rec.601 luma weights (ITU-R BT.601; the Y row of YIQ), on gamma-encoded RGB: the engine's
+#: one definition, used to reduce a recoloured gray image, by SSIM and by regrain.
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 #: The spaces a transfer's ``space`` option offers.
 Space = Literal["rgb", "lab-alpha-beta", "cielab"]

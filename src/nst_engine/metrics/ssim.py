@@ -7,13 +7,11 @@ from typing import Literal
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from nst_engine.color.spaces import LUMA
 from nst_engine.errors import ImageError
 from nst_engine.images import split_image
 
-__all__ = ["ssim", "LUMA_WEIGHTS"]
-
-#: Rec.601 luma weights (the Y of YIQ), applied to the gamma-encoded RGB values.
-LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+__all__ = ["ssim"]
 
 
 def ssim(
@@ -55,7 +53,7 @@ def ssim(
         raise ImageError(f"SSIM needs images of at least 3×3 pixels; got {rgb_a.shape[:2]}")
     window = min(7, side if side % 2 else side - 1)
     if channel == "luminance":
-        luma_a, luma_b = rgb_a @ LUMA_WEIGHTS, rgb_b @ LUMA_WEIGHTS
+        luma_a, luma_b = rgb_a @ LUMA, rgb_b @ LUMA
         return float(structural_similarity(luma_a, luma_b, data_range=1.0, win_size=window))
     return float(
         structural_similarity(rgb_a, rgb_b, data_range=1.0, win_size=window, channel_axis=-1)

@@ -177,7 +177,7 @@ def test_regrain_reads_integer_images_by_their_range(rng):
         (np.zeros((8, 8)), np.zeros((8, 8)), {}, "H×W×3"),
         (np.full((8, 8, 3), 2.0), np.zeros((8, 8, 3)), {}, r"source has values in \[2, 2\]"),
         (np.zeros((8, 8, 3)), np.full((8, 8, 3), np.nan), {}, "graded .* finite"),
-        (np.zeros((8, 8, 3), bool), np.zeros((8, 8, 3)), {}, "dtype bool"),
+        (np.full((8, 8, 3), -1, np.int16), np.zeros((8, 8, 3)), {}, r"source is int16 .*\[-1, -1\]"),
         (np.zeros((8, 8, 3)), np.zeros((8, 8, 3)), {"shadows": -1.0}, "shadows must be"),
     ],
 )
