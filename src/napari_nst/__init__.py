@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from nst_engine import __version__  # one distribution, one version
 
 __all__ = ["__version__", "StyleTransferWidget", "ColorTransferWidget", "EvaluateWidget"]
 

@@ -1,8 +1,8 @@
-"""Worker-side body of the Evaluate widget: engine calls, no Qt, no layers.
+"""What runs in the worker thread of the Evaluate widget: engine calls, no Qt, no layers.
 
 The numbers come from :mod:`nst_engine.metrics`: color fidelity is the per-channel
 ``KL(reference ‖ result)`` of kernel density estimates (the seed paper's measure), structure
-is SSIM of the luminance, style closeness is the Gram distance (when the engine has it).
+is SSIM of the luminance, style closeness is the Gram distance.
 """
 
 from __future__ import annotations
@@ -11,28 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nst_engine import metrics as _metrics
+from nst_engine import metrics
 from nst_engine.errors import NstError
 from nst_engine.images import resize_to, split_image
 from nst_engine.metrics import kde_on_grid, kl_divergence, ssim
 
 from ._workers import RunFailed, failure_message
 
-__all__ = [
-    "Candidate",
-    "EvaluationRow",
-    "Evaluation",
-    "evaluate",
-    "gram_distance_available",
-    "GRAM_UNAVAILABLE",
-]
-
-GRAM_UNAVAILABLE = "n/a: this nst_engine has no metrics.gram_distances; update napari-nst"
-
-
-def gram_distance_available() -> bool:
-    """Whether the engine provides ``nst_engine.metrics.gram_distances``."""
-    return callable(getattr(_metrics, "gram_distances", None))
+__all__ = ["Candidate", "EvaluationRow", "Evaluation", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -110,11 +96,10 @@ def _gram_distances(
     missing: list[float | None] = [None] * len(candidates)
     if style is None:
         return missing, None
-    if not gram_distance_available():
-        return missing, GRAM_UNAVAILABLE
     try:
         images = [c.image for c in candidates]
-        return list(_metrics.gram_distances(images, style, backbone=backbone)), None
+        # Looked up here, not imported at the top: the Gram distances import torch.
+        return list(metrics.gram_distances(images, style, backbone=backbone)), None
     except NstError as exc:
         return missing, f"Gram distance: {exc}"
 

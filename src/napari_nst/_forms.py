@@ -1,9 +1,9 @@
 """Option forms generated from a registry entry's signature: a plugin's UI for free.
 
-A registered callable's keyword-only, typed options (``nst_engine.options.Option``) become
+A registered callable's keyword-only, typed options (``nst_engine.entries.Option``) become
 widgets: a ``Literal`` or ``choices`` a combo box, ``bool`` a check box, a plain ``int`` a
 spin box with its ``Annotated`` bounds, anything else (floats, optional values, tuples) a
-line edit whose text :meth:`nst_engine.registry.Entry.bind` parses and validates. Text
+line edit whose text :meth:`nst_engine.entries.Entry.bind` parses and validates. Text
 keeps floats such as ``1e-6`` or ``1e4`` exact, which a spin box with fixed decimals cannot.
 """
 
@@ -26,10 +26,9 @@ from magicgui.widgets import (
 )
 
 from nst_engine import get_entry
+from nst_engine.entries import Entry, Option
 from nst_engine.errors import OptionError, UnknownEntryError
-from nst_engine.options import Option
 from nst_engine.pipeline import DEFAULT_LOSSES
-from nst_engine.registry import Entry
 
 __all__ = ["option_widget", "EntryForm", "EntryPicker", "LossWeights", "format_value", "mark_invalid", "doc_params"]
 

@@ -6,7 +6,8 @@ Scripting entry points: :func:`stylize` / :func:`iter_stylize`, the registry fun
 
 __version__ = "0.1.0"
 
-from .catalog import (
+from .plugins import (
+    PLUGIN_API_VERSION,
     create_backbone,
     create_color_transfer,
     create_loss,
@@ -22,7 +23,6 @@ from .catalog import (
 )
 from .errors import NstError
 from .hookspecs import hookimpl
-from .plugins import PLUGIN_API_VERSION
 
 #: Entry points that import torch, loaded on first use so ``import nst_engine`` stays light.
 _LAZY = {

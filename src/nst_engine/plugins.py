@@ -2,7 +2,8 @@
 
 pluggy lets one raising implementation abort a whole hook call and does not catch import
 errors, so the host loads each entry point on its own and calls each implementation
-separately, with a ``register`` bound to the plugin that is calling.
+separately, with a ``register`` bound to the plugin that is calling. The registry vocabulary
+(``list_*``, ``create_*``, ``get_*``) works over one process-wide host.
 """
 
 from __future__ import annotations
@@ -10,17 +11,36 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import Any, Callable, Literal
 
 import pluggy
 
-from . import hookspecs
+from . import __version__, hookspecs
+from .entries import KINDS, Entry, kind_label, make_entry
 from .errors import OptionError, UnknownEntryError
-from .registry import KINDS, Entry, kind_label, make_entry
 
-__all__ = ["PLUGIN_API_VERSION", "PluginHost", "PluginRecord", "DEFAULT_PLUGINS"]
+__all__ = [
+    "PLUGIN_API_VERSION",
+    "DEFAULT_PLUGINS",
+    "PluginHost",
+    "PluginRecord",
+    "PluginProblem",
+    "get_host",
+    "set_host",
+    "get_plugins",
+    "get_entry",
+    "list_backbones",
+    "list_losses",
+    "list_optimizers",
+    "list_color_transfers",
+    "create_backbone",
+    "create_loss",
+    "create_optimizer",
+    "create_color_transfer",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +58,15 @@ DEFAULT_PLUGINS = (
 )
 
 
-_REGISTER_HOOKS = tuple(f"register_{kind}" for kind in KINDS)
+@dataclass(frozen=True)
+class PluginProblem:
+    """What went wrong with a plugin: ``load`` (import, API version, hook names),
+    ``register`` (a ``register_*`` hook or one of its calls), ``commands``, or ``config``
+    (the environment's plugin lists; ``plugin`` is then the variable)."""
+
+    kind: Literal["load", "register", "commands", "config"]
+    plugin: str
+    message: str
 
 
 @dataclass
@@ -49,7 +77,12 @@ class PluginRecord:
     version: str | None
     hooks: list[str] = field(default_factory=list)
     provides: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
-    errors: list[str] = field(default_factory=list)
+    problems: list[PluginProblem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        """The problems' messages, as ``nst plugins`` prints them."""
+        return [p.message for p in self.problems]
 
     def as_dict(self) -> dict:
         return {
@@ -57,7 +90,7 @@ class PluginRecord:
             "version": self.version,
             "hooks": sorted(self.hooks),
             "provides": {k: sorted(v) for k, v in self.provides.items()},
-            "errors": list(self.errors),
+            "errors": self.errors,
         }
 
 
@@ -66,12 +99,6 @@ def _env_names(variable: str) -> set[str] | None:
     if value is None:
         return None
     return {part.strip() for part in value.split(",") if part.strip()}
-
-
-def _engine_version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _api_refusal(module: Any) -> str | None:
@@ -106,6 +133,8 @@ class PluginHost:
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
+        #: Problems that belong to no plugin, such as an allow-list naming none installed.
+        self.problems: list[PluginProblem] = []
         self._entries: dict[str, dict[str, Entry]] | None = None
         disabled = _env_names("NST_DISABLE_PLUGINS") or set()
         for module_name in DEFAULT_PLUGINS:
@@ -114,44 +143,51 @@ class PluginHost:
             try:
                 module = importlib.import_module(module_name)
             except Exception as exc:  # e.g. an optional dependency of one built-in is missing
-                self._fail(module_name, _engine_version(), f"import failed: {type(exc).__name__}: {exc}")
+                self._problem("load", module_name, __version__, f"import failed: {type(exc).__name__}: {exc}")
                 continue
-            self.add_plugin(module, name=module_name, version=_engine_version())
+            self.add_plugin(module, name=module_name, version=__version__)
         if entry_points:
             self._load_entry_points(_env_names("NST_LOAD_PLUGINS"), disabled)
 
     # -- loading ---------------------------------------------------------------------------
     def _load_entry_points(self, allowed: set[str] | None, disabled: set[str]) -> None:
+        installed: set[str] = set()
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist.name if ep.dist else None
-            names = {ep.name, dist} - {None}
+            names = {ep.name, ep.dist.name if ep.dist else None} - {None}
+            installed |= names
             if names & disabled or (allowed is not None and not names & allowed):
                 continue
             version = ep.dist.version if ep.dist else None
             try:
                 module = ep.load()
             except Exception as exc:  # a broken plugin must not take the host down
-                self._fail(ep.name, version, f"import failed: {type(exc).__name__}: {exc}")
+                self._problem("load", ep.name, version, f"import failed: {type(exc).__name__}: {exc}")
                 continue
             self.add_plugin(module, name=ep.name, version=version)
+        unknown = sorted((allowed or set()) - installed - set(DEFAULT_PLUGINS))
+        if unknown:
+            problem = PluginProblem(
+                "config", "NST_LOAD_PLUGINS",
+                f"NST_LOAD_PLUGINS names {', '.join(unknown)}, which no installed plugin is "
+                f"(installed: {', '.join(sorted(installed)) or 'none'})",
+            )
+            self.problems.append(problem)
+            log.warning("nst_engine: %s", problem.message)
 
     def add_plugin(self, plugin: Any, *, name: str, version: str | None = None) -> PluginRecord:
         """Register a plugin object (a module or any object with hook implementations)."""
         record = self.records.setdefault(name, PluginRecord(name, version))
         refusal = _api_refusal(plugin)
         if refusal:
-            self._fail(name, version, refusal)
+            self._problem("load", name, version, refusal)
             return record
         try:
             self.pm.register(plugin, name=name)
-        except Exception as exc:  # e.g. a hook implementation whose arguments the spec lacks
-            self._fail(name, version, f"invalid hook implementation: {str(exc).splitlines()[0]}")
-            return record
-        try:
-            self.pm.check_pending()
-        except Exception as exc:  # an implementation of a hook that does not exist
-            self.pm.unregister(plugin)
-            self._fail(name, version, f"invalid hook implementation: {str(exc).splitlines()[0]}")
+            self.pm.check_pending()  # an implementation of a hook that does not exist
+        except Exception as exc:  # or one whose arguments the spec lacks
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            self._problem("load", name, version, f"invalid hook implementation: {str(exc).splitlines()[0]}")
             return record
         record.hooks = [h.name for h in self.pm.get_hookcallers(plugin) or []]
         self._entries = None
@@ -165,9 +201,9 @@ class PluginHost:
         self.records.pop(name, None)
         self._entries = None
 
-    def _fail(self, name: str, version: str | None, message: str) -> None:
+    def _problem(self, kind: str, name: str, version: str | None, message: str) -> None:
         record = self.records.setdefault(name, PluginRecord(name, version))
-        record.errors.append(message)
+        record.problems.append(PluginProblem(kind, name, message))  # type: ignore[arg-type]
         log.warning("nst_engine plugin %s %s: %s", name, version or "", message)
 
     # -- registries ------------------------------------------------------------------------
@@ -180,7 +216,7 @@ class PluginHost:
     def _collect(self) -> dict[str, dict[str, Entry]]:
         for record in self.records.values():
             record.provides = {k: [] for k in KINDS}
-            record.errors = [e for e in record.errors if not e.startswith(_REGISTER_HOOKS)]
+            record.problems = [p for p in record.problems if p.kind != "register"]
         collected: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         for kind in KINDS:
             hook = getattr(self.pm.hook, f"register_{kind}")
@@ -190,21 +226,27 @@ class PluginHost:
 
     def _call_register_hook(self, kind: str, impl: Any, into: dict[str, Entry]) -> None:
         record = self.records[impl.plugin_name]
-        label = f"register_{kind}"
+        hook = f"register_{kind}"
 
-        def register(name: Any, factory: Any, **kwargs: Any) -> None:
-            try:
-                entry = make_entry(
-                    kind, name, factory, plugin=record.name, plugin_version=record.version, **kwargs
+        def refuse(message: str) -> None:
+            record.problems.append(PluginProblem("register", record.name, f"{hook}: {message}"))
+
+        def register(name: Any, factory: Any, *, description: str = "", **unknown: Any) -> None:
+            if unknown:
+                refuse(
+                    f"{kind_label(kind)} {name!r}: register() takes no keyword "
+                    f"{', '.join(map(repr, sorted(unknown)))} in plugin API {PLUGIN_API_VERSION}; "
+                    "set NST_ENGINE_API to the API that added it; skipped"
                 )
+                return
+            try:
+                entry = make_entry(kind, name, factory, plugin=record.name, plugin_version=record.version,
+                                   description=description)
             except OptionError as exc:
-                record.errors.append(f"{label}: {exc}")
+                refuse(str(exc))
                 return
             if entry.name in into:
-                other = into[entry.name].plugin
-                record.errors.append(
-                    f"{label}: {kind_label(kind)} {entry.name!r} is already registered by {other}; skipped"
-                )
+                refuse(f"{entry.label} is already registered by {into[entry.name].plugin}; skipped")
                 return
             into[entry.name] = entry
             record.provides[kind].append(entry.name)
@@ -212,8 +254,8 @@ class PluginHost:
         try:
             impl.function(register=register)
         except Exception as exc:
-            record.errors.append(f"{label} raised {type(exc).__name__}: {exc}")
-            log.warning("nst_engine plugin %s: %s raised %r", record.name, label, exc)
+            record.problems.append(PluginProblem("register", record.name, f"{hook} raised {type(exc).__name__}: {exc}"))
+            log.warning("nst_engine plugin %s: %s raised %r", record.name, hook, exc)
 
     def get(self, kind: str, name: str) -> Entry:
         """The entry ``name`` of ``kind``; the error lists what is available."""
@@ -229,10 +271,88 @@ class PluginHost:
             try:
                 impl.function(cli=cli)
             except Exception as exc:
-                self.records[impl.plugin_name].errors.append(f"register_commands raised {type(exc).__name__}: {exc}")
+                self._problem("commands", impl.plugin_name, self.records[impl.plugin_name].version,
+                              f"register_commands raised {type(exc).__name__}: {exc}")
 
     def plugins(self) -> list[dict]:
         """Every plugin with its version, hooks, what it provides and its errors."""
         for kind in KINDS:
             self.entries(kind)
         return [r.as_dict() for r in self.records.values()]
+
+
+# -- the process-wide host and the registry vocabulary ---------------------------------------
+_lock = threading.Lock()
+_host: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide plugin host, created (and entry points loaded) on first use."""
+    global _host
+    with _lock:
+        if _host is None:
+            _host = PluginHost()
+        return _host
+
+
+def set_host(host: PluginHost | None) -> PluginHost | None:
+    """Swap the process-wide host (``None``: reload on next use); returns the previous one."""
+    global _host
+    with _lock:
+        previous, _host = _host, host
+        return previous
+
+
+def get_plugins() -> list[dict]:
+    """Every plugin: name, version, hooks, what it provides and the errors it caused."""
+    return get_host().plugins()
+
+
+def get_entry(kind: str, name: str) -> Entry:
+    """The registry entry ``name`` of ``kind``, with its plugin and option schema."""
+    return get_host().get(kind, name)
+
+
+def list_backbones() -> list[str]:
+    return sorted(get_host().entries("backbones"))
+
+
+def list_losses() -> list[str]:
+    return sorted(get_host().entries("losses"))
+
+
+def list_optimizers() -> list[str]:
+    return sorted(get_host().entries("optimizers"))
+
+
+def list_color_transfers() -> list[str]:
+    return sorted(get_host().entries("color_transfers"))
+
+
+def create_backbone(name: str, **options: Any) -> Any:
+    """Build the backbone ``name`` with validated ``options``."""
+    return get_entry("backbones", name).create(**options)
+
+
+def create_loss(name: str, **options: Any) -> Any:
+    """Build the loss term ``name`` with validated ``options``."""
+    return get_entry("losses", name).create(**options)
+
+
+def create_optimizer(name: str, params: Any, **options: Any) -> Any:
+    """Build the optimizer ``name`` over ``params`` with validated ``options``."""
+    return get_entry("optimizers", name).create(params, **options)
+
+
+def create_color_transfer(name: str, **options: Any) -> Callable[..., Any]:
+    """The color transfer ``name`` with validated ``options`` bound: ``fn(source, reference)``.
+
+    The call is checked as :func:`nst_engine.color_transfer`'s is: read-only inputs, the
+    result's shape, dtype and finiteness, and failures naming the plugin.
+    """
+    import functools
+
+    from .transfers import call_color_transfer
+
+    entry = get_entry("color_transfers", name)
+    return functools.partial(call_color_transfer, entry, options=entry.bind(options))

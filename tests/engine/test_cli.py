@@ -67,7 +67,7 @@ def test_usage_errors_exit_2(args, message, capsys):
     "extra, message",
     [
         (["--backbone", "vgg91"], "error: no backbone named 'vgg91'"),
-        (["-p", "backbone.channels=many"], "error: option 'channels' takes a int"),
+        (["-p", "backbone.channels=many"], "error: option 'channels' takes an int"),
         (["-p", "gram.layers=relu4_1"], "error: RandomMultiscale has no layer 'relu4_1'"),
     ],
 )

@@ -14,7 +14,7 @@ import pytest
 
 from nst_engine import PLUGIN_API_VERSION, hookspecs
 from nst_engine.cli import main
-from nst_engine.registry import _NAME, make_entry
+from nst_engine.entries import _NAME, make_entry
 from nst_engine.testing import check_backbone, check_color_transfer, check_loss, check_optimizer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ import pytest
 from cli_helpers import run
 import tifffile
 
-from nst_engine.catalog import set_host
+from nst_engine import set_host
 from nst_engine.files import read_image
 
 BAD_TRANSFERS = '''
@@ -93,7 +93,7 @@ def images(tmp_path):
                           "for a float32 (12, 16, 3) source; a transfer must keep the source's shape and dtype"),
         ("bad-crash", [], "error: color transfer 'bad-crash' (plugin nst-bad 0.3) failed: "
                           "ZeroDivisionError: integer division or modulo by zero"),
-        ("bad-crash", ["-p", "divisor=x"], "error: option 'divisor' takes a int, not 'x'"),
+        ("bad-crash", ["-p", "divisor=x"], "error: option 'divisor' takes an int, not 'x'"),
     ],
 )
 def test_the_command_that_used_it_fails_with_one_line(broken, images, tmp_path, capsys, method, options, message):

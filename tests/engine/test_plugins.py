@@ -1,12 +1,15 @@
 """The plugin host: discovery through entry points, isolation of broken plugins, env lists."""
 
 import json
+import logging
+import types
 
+import numpy as np
 import pytest
 
 import nst_engine
-from nst_engine.errors import UnknownEntryError
-from nst_engine.plugins import PluginHost
+from nst_engine.errors import PluginError, UnknownEntryError
+from nst_engine.plugins import PluginHost, PluginProblem
 
 GOOD = """
 from nst_engine import hookimpl
@@ -72,6 +75,12 @@ BROKEN = {
         "invalid hook implementation",
     ),
     "newapi": ("NST_ENGINE_API = '1.9'\n", "needs plugin API 1.9 but nst_engine offers 1.0"),
+    "newkeyword": (
+        "from nst_engine import hookimpl\n"
+        "@hookimpl\ndef register_color_transfers(register):\n"
+        "    register('later', lambda s, r: s, colorspace='lab')\n",
+        "register_color_transfers: color transfer 'later': register() takes no keyword 'colorspace'",
+    ),
 }
 
 
@@ -93,6 +102,57 @@ def test_invalid_registrations_are_each_reported(install_plugin):
     install_plugin("nst-broken", BROKEN["invalid"][0])
     errors = " | ".join(_record(PluginHost(), "nst-broken")["errors"])
     assert "needs a type hint" in errors and "is not callable" in errors
+
+
+def test_problems_are_typed_by_where_they_happened(install_plugin):
+    install_plugin("nst-import", BROKEN["import"][0])
+    install_plugin("nst-raises", BROKEN["raises"][0])
+    host = PluginHost()
+    host.plugins()
+    assert [p.kind for p in host.records["nst-import"].problems] == ["load"]
+    problem = host.records["nst-raises"].problems[0]
+    assert problem == PluginProblem("register", "nst-raises", "register_losses raised RuntimeError: boom")
+
+
+def test_register_problems_are_not_repeated_when_entries_are_collected_again(install_plugin):
+    install_plugin("nst-broken", BROKEN["invalid"][0])
+    host = PluginHost()
+    first = _record(host, "nst-broken")["errors"]
+    host.add_plugin(types.ModuleType("empty"), name="empty")  # invalidates the registries
+    assert _record(host, "nst-broken")["errors"] == first and len(first) == 3
+
+
+def test_an_unknown_register_keyword_refuses_that_entry_only(install_plugin):
+    install_plugin("nst-broken", BROKEN["newkeyword"][0] + "    register('now', lambda s, r: s)\n")
+    host = PluginHost()
+    assert "now" in host.entries("color_transfers") and "later" not in host.entries("color_transfers")
+    assert "set NST_ENGINE_API" in _record(host, "nst-broken")["errors"][0]
+
+
+def test_an_allow_list_naming_no_installed_plugin_warns(install_plugin, monkeypatch, caplog):
+    install_plugin("nst-shift", GOOD)
+    monkeypatch.setenv("NST_LOAD_PLUGINS", "nst-shfit,nst-shift")
+    with caplog.at_level(logging.WARNING, logger="nst_engine.plugins"):
+        host = PluginHost()
+    assert "shift" in host.entries("color_transfers")
+    (problem,) = host.problems
+    assert problem.kind == "config" and "names nst-shfit, which no installed plugin is" in problem.message
+    assert "nst-shift" in problem.message.split("installed: ")[1]
+    assert problem.message in caplog.text
+
+
+def test_create_color_transfer_is_the_checked_call(fresh_host):
+    def nan(source, reference):
+        return np.full(np.shape(source), np.nan, np.float32)
+
+    module = types.ModuleType("nan")
+    module.register_color_transfers = nst_engine.hookimpl(lambda register: register("nan", nan))
+    fresh_host.add_plugin(module, name="nst-nan", version="0.1")
+    image = np.zeros((4, 4, 3), np.float32)
+    with pytest.raises(PluginError, match=r"color transfer 'nan' \(plugin nst-nan 0.1\) returned NaN"):
+        nst_engine.create_color_transfer("nan")(image, image)
+    recolour = nst_engine.create_color_transfer("histogram")
+    assert recolour(image, image).dtype == np.float32
 
 
 def test_allow_list_and_block_list(install_plugin, monkeypatch):
@@ -122,8 +182,6 @@ def test_registry_vocabulary_over_the_process_host(fresh_host):
 
 
 def test_plugins_added_and_removed_at_run_time(fresh_host):
-    import types
-
     module = types.ModuleType("inline")
     exec(GOOD, module.__dict__)
     fresh_host.add_plugin(module, name="inline", version="0")

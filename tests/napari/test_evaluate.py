@@ -9,7 +9,7 @@ import pytest
 from matplotlib.colors import to_hex
 from napari.utils.theme import get_theme
 
-from napari_nst._measure import Evaluation, EvaluationRow, gram_distance_available
+from napari_nst._evaluate_jobs import Evaluation, EvaluationRow
 from napari_nst._qt import evaluate as evaluate_module
 from napari_nst._qt.evaluate import (
     TABLE_COLUMNS,
@@ -60,8 +60,7 @@ def test_table_and_plot(widget, wait_idle) -> None:
     axes = widget.figure.axes
     assert [ax.get_ylabel() for ax in axes] == ["R", "G", "B"]  # one panel per channel
     assert all(len(ax.lines) == 3 for ax in axes)  # the reference and each layer
-    if gram_distance_available():
-        assert isinstance(rows["recoloured"]["Gram distance"], float)
+    assert isinstance(rows["recoloured"]["Gram distance"], float)
 
 
 def test_each_column_has_one_number_format(widget, wait_idle) -> None:
@@ -74,7 +73,6 @@ def test_each_column_has_one_number_format(widget, wait_idle) -> None:
     assert all(re.fullmatch(r"-?\d\.\d{4}", cell) for cell in ssim), ssim
 
 
-@pytest.mark.skipif(not gram_distance_available(), reason="nst_engine.metrics.gram_distances is missing")
 def test_gram_distance_is_measured(viewer, images, widget, wait_idle, monkeypatch: pytest.MonkeyPatch) -> None:
     from nst_engine.metrics import gram
 
@@ -94,16 +92,20 @@ def test_gram_distance_is_measured(viewer, images, widget, wait_idle, monkeypatc
 def test_without_gram_distance_the_status_says_why_once(
     widget, wait_idle, notifications, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from napari_nst import _measure
+    from nst_engine.errors import WeightsUnavailableError
+    from nst_engine.metrics import gram
 
-    monkeypatch.setattr(_measure, "gram_distance_available", lambda: False)
+    def unavailable(*_, **__):
+        raise WeightsUnavailableError("no vgg19 weights here; put them in the torch hub cache")
+
+    monkeypatch.setattr(gram, "gram_distances", unavailable)
     widget.evaluate()
     wait_idle(widget)
     rows = widget.table_rows()
     assert all(row["Gram distance"] == "n/a" and row["notes"] is None for row in rows)  # not repeated per row
-    assert "gram_distances" in widget.status.value and widget.status.is_error
-    assert "gram_distances" in widget.table.native.item(0, TABLE_COLUMNS.index("Gram distance")).toolTip()
-    assert any("gram_distances" in message for message in notifications.errors())
+    assert "no vgg19 weights" in widget.status.value and widget.status.is_error
+    assert "no vgg19 weights" in widget.table.native.item(0, TABLE_COLUMNS.index("Gram distance")).toolTip()
+    assert any("no vgg19 weights" in message for message in notifications.errors())
     assert isinstance(rows[0]["SSIM"], float)
 
 

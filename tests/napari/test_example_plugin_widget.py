@@ -8,7 +8,7 @@ from importlib import metadata
 import pytest
 from magicgui.widgets import SpinBox
 
-from nst_engine.catalog import set_host
+from nst_engine import set_host
 
 pytestmark = pytest.mark.gui
 

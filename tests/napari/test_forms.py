@@ -17,8 +17,8 @@ from nst_engine import (
     list_color_transfers,
     list_losses,
     list_optimizers,
+    set_host,
 )
-from nst_engine.catalog import set_host
 from nst_engine.errors import OptionError
 from nst_engine.pipeline import DEFAULT_LOSSES
 from nst_engine.plugins import PluginHost

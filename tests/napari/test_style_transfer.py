@@ -7,7 +7,7 @@ import pytest
 from style_helpers import make_configure
 
 from napari_nst._layers import output_geometry, output_hw
-from napari_nst._qt.style_transfer import StyleTransferWidget, supports_color
+from napari_nst._qt.style_transfer import StyleTransferWidget
 
 FAST = {"backbone": "random-multiscale", "steps": 4, "size": 48, "scales": 1}
 
@@ -150,8 +150,6 @@ def test_color_preservation(images, dock, wait_idle, fast_previews, notification
     widget.color_transfer.value = "reinhard"
     widget.color_transfer.form()["space"].value = "cielab"
     assert widget.color_option() == "before:reinhard"
-    if not supports_color():
-        pytest.xfail("nst_engine.pipeline.iter_stylize has no 'color' parameter yet")
     widget.run()
     wait_idle(widget)
     assert widget.output.metadata["nst"]["napari"]["state"] == "done", notifications.errors()

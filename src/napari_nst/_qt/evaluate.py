@@ -36,14 +36,7 @@ from nst_engine import list_backbones
 from nst_engine.backbones import vgg
 from nst_engine.errors import NstError, OptionError
 
-from .._measure import (
-    GRAM_UNAVAILABLE,
-    Candidate,
-    Evaluation,
-    EvaluationRow,
-    evaluate,
-    gram_distance_available,
-)
+from .._evaluate_jobs import Candidate, Evaluation, EvaluationRow, evaluate
 from ._common import (
     engine_ready,
     figures_table,
@@ -152,8 +145,6 @@ class EvaluateWidget(Panel):
         super().__init__([inputs, self.table, self.plot], [self.evaluate_button])
         self._setup_table()
         self._plot()
-        if not gram_distance_available():
-            self.status.value = GRAM_UNAVAILABLE
         self.evaluate_button.changed.connect(self.evaluate)
         viewer.events.theme.connect(self._plot)
 

@@ -69,18 +69,13 @@ from ._common import (
 )
 from ._panel import Panel, Section
 
-__all__ = ["StyleTransferForm", "COLOR_MODES", "PRESETS", "supports_color", "default_backbone"]
+__all__ = ["StyleTransferForm", "COLOR_MODES", "PRESETS", "default_backbone"]
 
 _DEFAULTS = {p.name: p.default for p in inspect.signature(iter_stylize).parameters.values()}
 
 #: Color preservation: keep the content's colors by luminance-only transfer, or recolour the
 #: style image before the run, or the result after it, with a registered color transfer.
 COLOR_MODES = ("none", "luminance", "before", "after")
-
-
-def supports_color() -> bool:
-    """Whether this engine's ``iter_stylize`` takes ``color`` (color preservation)."""
-    return _accepts("color")
 
 
 #: Quality presets: (steps, scales). "draft" is a first look in seconds to a minute; "fine"
@@ -299,13 +294,8 @@ class StyleTransferForm(Panel):
         }
         color = self.color_option()
         if color != "none":
-            if not supports_color():
-                raise OptionError(
-                    "this nst_engine's iter_stylize has no color preservation (no 'color' option); "
-                    "set color to none, or update napari-nst"
-                )
             options["color"] = color
-            if color.startswith(("before:", "after:")) and _accepts("color_options"):
+            if color.startswith(("before:", "after:")):
                 options["color_options"] = self.color_transfer.options()
         if self.dynamic_weights.value:
             options["dynamic_weights"] = True
@@ -329,14 +319,8 @@ class StyleTransferForm(Panel):
         style_planes = [layer_plane(layer, self._viewer) for layer in style_layers]
         style_image, style_index = style_planes[0]
         style_raw = plane_of(layer_data(style), style_index)
-        if len(style_layers) > 1 or weights is not None:
-            if not _accepts("style_weights"):
-                raise OptionError(
-                    "this nst_engine's iter_stylize takes one style image; clear the extra styles and "
-                    "style weights, or update nst_engine"
-                )
-            if weights is not None:
-                options["style_weights"] = weights
+        if weights is not None:
+            options["style_weights"] = weights
         data = layer_data(content)
         lead = leading_axes(content)
         all_planes = self.planes.value == ALL_PLANES and is_stack(content)
@@ -351,8 +335,6 @@ class StyleTransferForm(Panel):
         mask_index: tuple[int, ...] = ()
         mask_stack = None
         if mask_layer is not None:
-            if not _accepts("mask"):
-                raise OptionError("this nst_engine's iter_stylize has no mask; choose no mask, or update nst_engine")
             if all_planes and follows_stack(mask_layer, stack_shape):
                 # A copy: painting on during the run must not change the planes still to come.
                 mask_stack = np.zeros(stack_shape + plane_hw, dtype=layer_data(mask_layer).dtype)
@@ -459,11 +441,6 @@ def follows_stack(mask: Any, stack_shape: tuple[int, ...]) -> bool:
 def _layers_of(viewer: Any, kinds: Any, *_: Any) -> list[tuple[str, Any]]:
     """Choices of the viewer's layers of ``kinds`` (read from ``viewer.layers``, like the image pickers)."""
     return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, kinds)]
-
-
-def _accepts(name: str) -> bool:
-    """Whether this engine's ``iter_stylize`` has the keyword ``name`` (newer engines add some)."""
-    return name in inspect.signature(iter_stylize).parameters
 
 
 def _device(name: str) -> str:

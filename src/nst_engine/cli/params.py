@@ -6,6 +6,8 @@ from typing import Iterable
 
 import click
 
+from ..plugins import list_losses
+
 __all__ = ["split_pairs", "group_options", "loss_weights"]
 
 
@@ -24,7 +26,9 @@ def group_options(pairs: Iterable[str], groups: Iterable[str]) -> dict[str, dict
     """Sort ``GROUP.KEY=VALUE`` pairs into one mapping per group (values stay text).
 
     The registry entry parses the text against its option schema, so a plugin's options work
-    here with no change to the CLI.
+    here with no change to the CLI. A group that is neither in ``groups`` nor a registered
+    loss is a usage error (a registered loss not in use is the engine's to refuse: it says
+    how to add it).
     """
     groups = list(groups)
     out: dict[str, dict[str, str]] = {}
@@ -35,6 +39,8 @@ def group_options(pairs: Iterable[str], groups: Iterable[str]) -> dict[str, dict
                 f"-p {key}=...: name the part the option belongs to, as GROUP.OPTION "
                 f"where GROUP is one of {', '.join(groups)} (e.g. -p backbone.pooling=avg)"
             )
+        if group not in groups and group not in list_losses():
+            raise click.UsageError(f"-p {key}=...: unknown group {group!r}; groups are {', '.join(groups)}")
         out.setdefault(group, {})[name] = value
     return out
 

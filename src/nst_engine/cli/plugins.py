@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..catalog import get_host
+from ..plugins import get_host
 
 
 @click.command("plugins")

@@ -35,8 +35,7 @@ __all__ = ["nst_host", "nst_register", "check_color_transfer", "check_loss", "ch
 @pytest.fixture
 def nst_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginHost]:
     """A plugin host with the built-ins only, installed process-wide for this test."""
-    from ..catalog import set_host
-    from ..plugins import PluginHost
+    from ..plugins import PluginHost, set_host
 
     monkeypatch.delenv("NST_LOAD_PLUGINS", raising=False)
     monkeypatch.delenv("NST_DISABLE_PLUGINS", raising=False)

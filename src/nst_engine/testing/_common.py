@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from ..registry import Entry
+    from ..entries import Entry
 
 # Small on purpose: every check runs in well under a second, even on VGG-19.
 _SOURCE_HW, _REFERENCE_HW, _TENSOR_HW = (12, 16), (10, 14), (32, 32)
@@ -17,9 +17,9 @@ _SELF_TOLERANCE = 0.02
 
 def _entry(kind: str, target: Any) -> Entry:
     """The registry entry of a registered name, or an unregistered callable checked as one."""
-    from ..catalog import get_entry
+    from ..entries import kind_label, make_entry
     from ..errors import OptionError, UnknownEntryError
-    from ..registry import kind_label, make_entry
+    from ..plugins import get_entry
 
     if isinstance(target, str):
         try:
@@ -36,10 +36,8 @@ def _entry(kind: str, target: Any) -> Entry:
 
 
 def _label(entry: Entry) -> str:
-    from ..registry import kind_label
-
     origin = f" (plugin {entry.plugin} {entry.plugin_version or ''})".replace(" )", ")")
-    return f"{kind_label(entry.kind)} {entry.name!r}" + ("" if entry.plugin.startswith("(") else origin)
+    return entry.label + ("" if entry.plugin.startswith("(") else origin)
 
 
 def _bind(entry: Entry, options: dict[str, Any]) -> dict[str, Any]:

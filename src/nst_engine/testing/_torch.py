@@ -9,7 +9,7 @@ from ._common import _TENSOR_HW, _attempt, _bind, _entry, _expect, _label
 
 
 def _backbone(backbone: Any) -> Any:
-    from ..catalog import create_backbone
+    from ..plugins import create_backbone
 
     return create_backbone(backbone) if isinstance(backbone, str) else backbone
 
