@@ -2,11 +2,14 @@
 
 A plugin's transfer gets read-only views of the caller's arrays (so it cannot modify them)
 and its result is checked for shape, dtype and finiteness; a failure names the plugin.
+:func:`bind_color_transfer` is the same call with its options bound once, for callers
+that recolour many images (``nst_engine.create_color_transfer``).
 """
 
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,7 +18,7 @@ from .catalog import get_entry
 from .errors import NstError, PluginError
 from .registry import Entry
 
-__all__ = ["color_transfer", "call_color_transfer"]
+__all__ = ["color_transfer", "call_color_transfer", "bind_color_transfer", "BoundColorTransfer", "all_options"]
 
 
 def _read_only(array: np.ndarray | None) -> np.ndarray | None:
@@ -83,3 +86,39 @@ def color_transfer(
     entry = get_entry("color_transfers", method)
     return call_color_transfer(entry, source, reference, entry.bind(options),
                                source_mask=source_mask, reference_mask=reference_mask)
+
+
+def all_options(entry: Entry, options: dict[str, Any]) -> dict[str, Any]:
+    """Every option of ``entry``: the schema's defaults, overridden by bound ``options``.
+
+    What provenance records, so that a result can be reproduced when a default changes.
+    """
+    return {**{option.name: option.default for option in entry.options}, **options}
+
+
+@dataclass(frozen=True)
+class BoundColorTransfer:
+    """A registered color transfer with validated options: ``fn(source, reference)``, checked
+    as :func:`color_transfer` is (read-only inputs; shape, dtype, finiteness; the plugin named)."""
+
+    entry: Entry
+    #: Every option, defaults included (:func:`all_options`).
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(
+        self,
+        source: np.ndarray,
+        reference: np.ndarray,
+        *,
+        source_mask: np.ndarray | None = None,
+        reference_mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        return call_color_transfer(self.entry, source, reference, self.options,
+                                   source_mask=source_mask, reference_mask=reference_mask)
+
+
+def bind_color_transfer(method: str, /, **options: Any) -> BoundColorTransfer:
+    """The registered transfer ``method`` with ``options`` validated now and bound, checked on
+    every call; ``.options`` holds every option, defaults included."""
+    entry = get_entry("color_transfers", method)
+    return BoundColorTransfer(entry, all_options(entry, entry.bind(options)))

@@ -69,3 +69,57 @@ def test_builtin_transfer_through_the_host_keeps_dtype_and_validates_options(fre
     assert out.dtype == np.uint8 and out.shape == source.shape
     with pytest.raises(NstError, match="no option 'iters'"):
         color_transfer(source, reference, method="idt", iters=3)
+
+
+def test_a_bound_transfer_is_checked_and_knows_every_option(bad_plugin):
+    from nst_engine.transfers import bind_color_transfer
+
+    source = np.random.default_rng(0).random((4, 4, 3)).astype(np.float32)
+    with pytest.raises(PluginError, match="'nan' .*returned NaN or Inf"):
+        bind_color_transfer("nan")(source, source)
+    idt = bind_color_transfer("idt", iterations="3")
+    assert idt.options["iterations"] == 3 and idt.options["seed"] == 0 and idt.options["space"] == "rgb"
+    assert idt(source, source).dtype == np.float32
+    with pytest.raises(NstError, match="no option 'iters'"):
+        bind_color_transfer("idt", iters=3)
+
+
+def _color_files(tmp_path):
+    from nst_engine.files import write_image
+
+    rng = np.random.default_rng(0)
+    source, reference = tmp_path / "source.png", tmp_path / "reference.png"
+    write_image(source, rng.random((12, 16, 3)) * 0.5)
+    write_image(reference, 0.5 + rng.random((10, 10, 3)) * 0.5)
+    return source, reference
+
+
+def test_nst_color_records_every_option_including_defaults(fresh_host, tmp_path, capsys):
+    from cli_helpers import run
+
+    from nst_engine.files import read_provenance
+
+    source, reference = _color_files(tmp_path)
+    out = tmp_path / "out.png"
+    code, _, err = run(["color", str(source), str(reference), "-o", str(out), "-m", "idt", "-p", "iterations=3"],
+                       capsys)
+    assert code == 0, err
+    options = read_provenance(out)["options"]
+    assert options == {"iterations": 3, "bins": 65536, "seed": 0, "regrain": False,
+                       "regrain_smoothness": 0.2, "regrain_shadows": 2.75, "space": "rgb"}
+
+
+def test_nst_color_refuses_an_unwritable_output_before_working(fresh_host, tmp_path, capsys, monkeypatch):
+    from cli_helpers import run
+
+    from nst_engine import transfers
+
+    def never(*args, **kwargs):
+        raise AssertionError("the transfer ran")
+
+    monkeypatch.setattr(transfers, "call_color_transfer", never)
+    source, reference = _color_files(tmp_path)
+    code, _, err = run(["color", str(source), str(reference), "-o", str(tmp_path / "missing" / "out.png")], capsys)
+    assert code == 1 and "does not exist" in err
+    code, _, err = run(["color", str(source), str(reference), "-o", str(tmp_path / "out.bmpx")], capsys)
+    assert code == 1 and "not an image type" in err

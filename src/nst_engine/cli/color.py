@@ -8,20 +8,24 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..catalog import get_entry
-from ..files import read_image, write_image
+from .. import masks
+from ..files import check_output, read_image, write_image
 from ..images import to_unit_float
-from ..transfers import call_color_transfer
+from ..transfers import bind_color_transfer
 from .params import split_pairs
 
 __all__ = ["color_command"]
 
 
-def _mask(path: Path | None) -> np.ndarray | None:
+def _mask(path: Path | None, image: np.ndarray) -> np.ndarray | None:
+    """The statistics mask in ``path`` (nonzero selects), read by the engine's one mask rule."""
     if path is None:
         return None
-    mask = read_image(path)
-    return (mask[..., 0] if mask.ndim == 3 else mask) > 0
+    read_mask = getattr(masks, "read_mask", None)
+    if read_mask is None:
+        mask = read_image(path)
+        return (mask[..., 0] if mask.ndim == 3 else mask) != 0
+    return read_mask(path, shape=image.shape[:2]) != 0
 
 
 @click.command("color")
@@ -38,16 +42,21 @@ def _mask(path: Path | None) -> np.ndarray | None:
               help="Image whose nonzero pixels are the reference pixels the statistics come from.")
 def color_command(source, reference, output, method, params, source_mask, reference_mask) -> None:
     """Recolour SOURCE with the colors of REFERENCE and write OUTPUT."""
-    entry = get_entry("color_transfers", method)
-    options = entry.bind(dict(split_pairs(params, "-p")))
+    transfer = bind_color_transfer(method, **dict(split_pairs(params, "-p")))
+    # A path that cannot be written fails before any work; JPEG's lack of alpha once the
+    # source's channels are known.
+    check_output(output)
     source_img, reference_img = read_image(source), read_image(reference)
+    if source_img.ndim == 3 and source_img.shape[-1] in (2, 4):
+        check_output(output, alpha=True)
     started = time.perf_counter()
-    result = call_color_transfer(entry, source_img, reference_img, options,
-                                 source_mask=_mask(source_mask), reference_mask=_mask(reference_mask))
+    result = transfer(source_img, reference_img, source_mask=_mask(source_mask, source_img),
+                      reference_mask=_mask(reference_mask, reference_img))
     seconds = time.perf_counter() - started
+    entry = transfer.entry
     provenance = {
         "kind": "color_transfer", "method": method, "plugin": entry.plugin, "version": entry.plugin_version,
-        "options": options, "source": str(source), "reference": str(reference),
+        "options": transfer.options, "source": str(source), "reference": str(reference),
         "source_mask": str(source_mask) if source_mask else None,
         "reference_mask": str(reference_mask) if reference_mask else None, "seconds": round(seconds, 4),
     }
