@@ -73,9 +73,9 @@ def test_mask_forms_and_errors():
     with pytest.raises(ImageError, match="3 masks for 2 style"):
         style_masks([labels] * 3, 2, shape)
     with pytest.raises(ImageError, match="style image 1 is empty"):
-        style_masks(np.ones((4, 4), np.uint8), 2, shape)
+        style_masks(np.ones((4, 5), np.uint8), 2, shape)
     with pytest.raises(ImageError, match="integer label image"):
-        style_masks(np.ones((4, 4), np.float32), 2, shape)
+        style_masks(np.ones((4, 5), np.float32), 2, shape)
 
 
 def test_style_weights_are_checked(content_image, red_and_blue, fast):

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from ..files import read_image, write_image
+from ..files import check_output, read_image, write_image
+from ..masks import read_mask
 from ..pipeline import DEFAULT_LOSSES, iter_stylize
 from ..samples import sample_pair
 from .params import group_options, loss_weights
@@ -48,8 +49,8 @@ def _run(events, *, quiet: bool):
 @click.option("--style-weight", "style_weights", multiple=True, type=click.FloatRange(min=0),
               help="Blend weight of each style image, in order (default: equal).")
 @click.option("--mask", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where style applies: a mask image (nonzero = style), or with several styles an "
-                   "integer label image (label i = i-th style, 0 = none).")
+              help="Where style applies, at the content's size: a gray mask (nonzero = style), or with "
+                   "several styles a gray or palette label image (label i = i-th style, 0 = none).")
 @click.option("--dynamic-weights", is_flag=True,
               help="Scale each loss by its reference magnitude, so the weights are the balance optimised.")
 @click.option("--init", type=click.Choice(["content", "noise", "style"]), default="content", show_default=True)
@@ -83,11 +84,13 @@ def stylize_command(content, styles, output, sample, backbone, optimizer, steps,
         style_imgs = [style_img]
     else:
         content_img, style_imgs = read_image(content), [read_image(path) for path in styles]
+    # Everything that could fail at the end is checked here, before minutes of optimisation.
+    check_output(output, alpha=content_img.ndim == 3 and content_img.shape[-1] in (2, 4))
     events = iter_stylize(
         content_img,
         style_imgs,
         style_weights=style_weights or None,
-        mask=read_image(mask) if mask else None,
+        mask=read_mask(mask, shape=content_img.shape[:2]) if mask else None,
         dynamic_weights=dynamic_weights,
         backbone=backbone,
         backbone_options=groups.pop("backbone", {}),
