@@ -72,7 +72,8 @@ def test_nst_color_uses_it_and_records_the_plugin(installed, images, tmp_path, c
     assert code == 0, err
     assert read_image(out).shape == (24, 32, 3)
     provenance = read_provenance(out)
-    assert provenance["method"] == "sliced-ot" and provenance["options"] == {"projections": 8}
+    # Every option, defaults included, so that the run can be repeated.
+    assert provenance["method"] == "sliced-ot" and provenance["options"] == {"projections": 8, "iterations": 10, "seed": 0, "strength": 1.0}
     assert (provenance["plugin"], provenance["version"]) == ("example", installed)
     code, _, err = run(["color", *map(str, images), "-o", str(out), "-m", "sliced-ot", "-p", "projections=65"], capsys)
     assert code == 1 and err.strip() == "error: option 'projections' must be <= 64; got 65"

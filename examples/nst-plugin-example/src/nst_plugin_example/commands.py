@@ -8,7 +8,7 @@ import click
 from nst_engine.files import write_image
 from nst_engine.images import resize_max_side, split_image, to_unit_float
 from nst_engine.samples import sample_image
-from nst_engine.transfers import color_transfer
+from nst_engine.transfers import bind_color_transfer
 
 __all__ = ["sliced_ot_demo"]
 
@@ -25,8 +25,9 @@ def sliced_ot_demo(output: Path, projections: int, size: int) -> None:
     reference = resize_max_side(split_image(sample_image("astronaut"))[0], size)
     # Through the registry, as `nst color` does: options are validated by the schema and
     # the result checked, so the demo shows what users of the plugin get.
-    result = color_transfer(source, reference, method="sliced-ot", projections=projections)
-    provenance = {"kind": "color_transfer", "method": "sliced-ot", "options": {"projections": projections},
+    transfer = bind_color_transfer("sliced-ot", projections=projections)
+    result = transfer(source, reference)
+    provenance = {"kind": "color_transfer", "method": "sliced-ot", "options": transfer.options,
                   "source": "sample:coffee", "reference": "sample:astronaut"}
     write_image(output, to_unit_float(result), provenance=provenance)
     click.echo(f"wrote {output}", err=True)
