@@ -36,7 +36,12 @@ class RunFailed(Exception):
 
 
 def failure_message(what: str, exc: BaseException) -> str:
-    """``what`` failed, the cause, and the fix (the engine's errors carry their own fix)."""
+    """``what`` failed, the cause, and the fix.
+
+    Every :class:`~nst_engine.errors.NstError` (an image, an option, a plugin, memory, a run
+    that diverged) carries its own fix and is shown as the engine words it, whatever else it
+    subclasses; anything else is a bug to report.
+    """
     if isinstance(exc, NstError):
         return f"{what} failed: {exc}"
     if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():

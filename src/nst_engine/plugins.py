@@ -350,9 +350,6 @@ def create_color_transfer(name: str, **options: Any) -> Callable[..., Any]:
     The call is checked as :func:`nst_engine.color_transfer`'s is: read-only inputs, the
     result's shape, dtype and finiteness, and failures naming the plugin.
     """
-    import functools
+    from .transfers import bind_color_transfer  # imported here: transfers imports this module
 
-    from .transfers import call_color_transfer
-
-    entry = get_entry("color_transfers", name)
-    return functools.partial(call_color_transfer, entry, options=entry.bind(options))
+    return bind_color_transfer(name, **options)

@@ -13,6 +13,7 @@ from napari_nst._workers import (
     failure_message,
     stylize_job,
 )
+from nst_engine import errors
 from nst_engine.images import resize_to, to_uint
 
 OPTIONS = {"backbone": "random-multiscale", "steps": 3, "size": 24, "scales": 1, "preview_every": 1}
@@ -87,6 +88,13 @@ def test_failures_carry_cause_and_fix(stack: np.ndarray) -> None:
         _drain(stylize_job(_job(stack, stack[0], planes=False, backbone="vgg19")))
     with pytest.raises(RunFailed, match="no backbone named 'nope'"):
         _drain(stylize_job(_job(stack, stack[0], planes=False, backbone="nope")))
+
+
+@pytest.mark.parametrize("error", [errors.ImageError, errors.OptionError, errors.PluginError,
+                                   errors.ResourceError, errors.WeightsUnavailableError])
+def test_the_engines_errors_are_shown_as_the_engine_words_them(error) -> None:
+    message = failure_message("Style transfer", error("the loss became NaN at step 3: lower the learning rate"))
+    assert message == "Style transfer failed: the loss became NaN at step 3: lower the learning rate"
 
 
 def test_unexpected_errors_are_not_runtime_errors() -> None:

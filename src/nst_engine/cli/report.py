@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..nst_report import nst_report
-from ..report import color_report
+from ..reports import color_report, nst_report
 
 __all__ = ["report_command"]
 

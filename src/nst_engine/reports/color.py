@@ -11,7 +11,6 @@ Written as ``report.md``, ``report.csv``, ``report.json`` and one density plot p
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,16 +18,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .catalog import get_entry, list_color_transfers
-from .errors import NstError
-from .files import atomic_write
-from .images import resize_max_side, split_image
-from .metrics.kl import kde_on_grid, kl_divergence
-from .metrics.resources import measure
-from .metrics.ssim import ssim
-from .pipeline import stylize
-from .samples import sample_image, sample_pair
-from .transfers import call_color_transfer
+from ..errors import NstError
+from ..files import atomic_write
+from ..images import resize_max_side, split_image
+from ..metrics.kl import kde_on_grid, kl_divergence
+from ..metrics.resources import measure
+from ..metrics.ssim import ssim
+from ..pipeline import stylize
+from ..plugins import get_entry, list_color_transfers
+from ..samples import sample_image, sample_pair
+from ..transfers import call_color_transfer
+from ._tables import format_cell, write_tables
 
 __all__ = ["Row", "color_report", "write_report"]
 
@@ -124,27 +124,6 @@ def color_report(
     rows += _run_methods("after-style-transfer", stylised, content, content, methods, plots, progress)
     write_report(output_dir, rows, {"size": size, "backbone": backbone, "steps": steps})
     return rows
-
-
-def format_cell(value: Any, digits: int = 4) -> str:
-    return "" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def write_tables(output_dir: Path, stem: str, title: str, note: str, header: list[str],
-                 table: list[list[str]], payload: dict) -> None:
-    """``<stem>.md``, ``<stem>.csv`` and ``<stem>.json``, each written atomically."""
-    lines = [f"# {title}", "", note, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-             *("| " + " | ".join(row) + " |" for row in table)]
-    atomic_write(output_dir / f"{stem}.md", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
-
-    def write_csv(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(header)
-            writer.writerows(table)
-
-    atomic_write(output_dir / f"{stem}.csv", write_csv)
-    atomic_write(output_dir / f"{stem}.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=2)))
 
 
 def write_report(output_dir: Path, rows: list[Row], settings: dict[str, Any]) -> None:

@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .images import resize_max_side, split_image
-from .metrics.gram import gram_distance
-from .metrics.resources import measure
-from .metrics.ssim import ssim
-from .pipeline import stylize
-from .report import format_cell, write_tables
-from .samples import sample_image
+from ..images import resize_max_side, split_image
+from ..metrics.gram import gram_distance
+from ..metrics.resources import measure
+from ..metrics.ssim import ssim
+from ..pipeline import stylize
+from ..samples import sample_image
+from ._tables import format_cell, write_tables
 
 __all__ = ["METHODS", "NstRow", "nst_report"]
 
