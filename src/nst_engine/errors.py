@@ -7,6 +7,7 @@ __all__ = [
     "ImageError",
     "OptionError",
     "PluginError",
+    "ResourceError",
     "UnknownEntryError",
     "WeightsUnavailableError",
 ]
@@ -21,7 +22,15 @@ class ImageError(NstError, ValueError):
 
 
 class OptionError(NstError, ValueError):
-    """An option has an unknown name, a wrong type or an out-of-range value."""
+    """An option has an unknown name, a wrong type or an out-of-range value.
+
+    ``option`` names it as the engine knows it (``"steps"``, ``"optimizer lr"``), so that a
+    front end can point at its own spelling (a CLI flag, a form field); ``None`` if no one.
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class UnknownEntryError(OptionError, KeyError):
@@ -33,6 +42,10 @@ class UnknownEntryError(OptionError, KeyError):
 
 class PluginError(NstError):
     """A plugin failed to load, register, or behave at call time."""
+
+
+class ResourceError(NstError, MemoryError):
+    """A run would not fit in the memory available; the message says what to change."""
 
 
 class WeightsUnavailableError(NstError):

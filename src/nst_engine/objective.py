@@ -1,6 +1,6 @@
 """The weighted sum of loss terms a run minimises, with its targets computed once per scale.
 
-Dynamic weighting (seed 002 asks for content and style "in balance without hand tuning"):
+Dynamic weighting (the brief asks for content and style "in balance without hand tuning"):
 each term is divided by its *reference magnitude*, the value it takes when the image is the
 opposite extreme: a content term evaluated on the style image (resized to the content),
 a style term on the untouched content, a regulariser on the content. A term's normalised
@@ -12,23 +12,30 @@ reported whether or not weighting is dynamic.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
 from .catalog import get_entry
-from .errors import OptionError
+from .errors import OptionError, PluginError
 from .losses import Loss
+from .plugin_calls import blamed, origin
+from .references import opposite, style_index, style_ref
 
 __all__ = ["Term", "Objective", "build_terms", "expand_styles", "ReferenceImages"]
 
 
 @dataclass
 class Term:
-    """One registered loss with its weight and provenance."""
+    """One registered loss with its weight and provenance.
+
+    Each term owns its ``loss`` instance: per-run state a loss keeps (its reference, mask,
+    resolved layers, a wrapped base loss) is never shared with another term.
+    """
 
     name: str
     weight: float
@@ -38,6 +45,17 @@ class Term:
     options: dict[str, Any]
     target: Any = field(default=None, repr=False)
     magnitude: float = 1.0
+    #: Builds another instance of this loss with the same options (one per style image).
+    factory: Callable[..., Loss] | None = field(default=None, repr=False, compare=False)
+    entry_name: str = ""
+
+    @property
+    def origin(self) -> str:
+        return origin("loss", self.entry_name or self.name, self.plugin, self.plugin_version)
+
+    def blamed(self, doing: str):
+        """A context in which this term's loss failing is a :class:`PluginError` naming it."""
+        return blamed("loss", self.entry_name or self.name, self.plugin, self.plugin_version, doing)
 
     def describe(self) -> dict:
         return {
@@ -57,22 +75,27 @@ def build_terms(weights: Mapping[str, float], options: Mapping[str, Mapping[str,
         raise OptionError(f"options given for loss(es) {', '.join(stray)} that are not in use; add them to losses")
     terms = []
     for name, weight in weights.items():
-        if not isinstance(weight, (int, float)) or weight < 0:
-            raise OptionError(f"loss {name!r} needs a weight >= 0; got {weight!r}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise OptionError(f"loss {name!r} needs a finite weight >= 0; got {weight!r}", option=f"losses {name}")
         entry = get_entry("losses", name)
         bound = entry.bind(dict(options.get(name, {})))
         try:
             loss = entry.factory(**bound)
         except (TypeError, ValueError) as exc:
-            raise OptionError(f"loss {name!r}: {exc}") from None
-        terms.append(Term(name, float(weight), loss, entry.plugin, entry.plugin_version, bound))
+            raise OptionError(f"loss {name!r}: {exc}", option=f"loss_options {name}") from None
+        terms.append(Term(name, float(weight), loss, entry.plugin, entry.plugin_version, bound,
+                          factory=entry.factory, entry_name=name))
     if not terms:
-        raise OptionError("no loss terms: give at least one, e.g. losses={'content': 1, 'gram': 1e4}")
+        raise OptionError("no loss terms: give at least one, e.g. losses={'content': 1, 'gram': 1e4}", option="losses")
     return terms
 
 
 def expand_styles(terms: list[Term], style_weights: Sequence[float]) -> list[Term]:
-    """One copy of each style term per style image, weighted by that style's share."""
+    """One term per style term and style image, weighted by that style's share.
+
+    Each gets a fresh loss instance from the term's factory: a copy would share whatever
+    the loss holds by reference (a wrapped base loss, a generator) between the styles.
+    """
     if len(style_weights) == 1:
         return terms
     out = []
@@ -81,17 +104,24 @@ def expand_styles(terms: list[Term], style_weights: Sequence[float]) -> list[Ter
             out.append(term)
             continue
         for index, share in enumerate(style_weights):
-            loss = copy.copy(term.loss)
-            loss.reference = f"style:{index}"
+            with term.blamed("when built again for another style image"):
+                loss = term.factory(**term.options) if term.factory is not None else term.loss
+            loss.reference = style_ref(index)
             out.append(dataclasses.replace(term, name=f"{term.name}[{index}]", weight=term.weight * share, loss=loss))
     return out
+
+
+def _unblamed(doing: str) -> nullcontext:
+    return nullcontext()
 
 
 class ReferenceImages:
     """The run's reference images at one scale, with their features computed once and shared."""
 
-    def __init__(self, backbone: Any, images: Mapping[str, torch.Tensor]) -> None:
+    def __init__(self, backbone: Any, images: Mapping[str, torch.Tensor], *,
+                 blame: Callable[[str], Any] = _unblamed) -> None:
         self.backbone = backbone
+        self._blame = blame
         self._images = dict(images)
         self._features: dict[tuple[str, str], torch.Tensor] = {}
 
@@ -104,54 +134,77 @@ class ReferenceImages:
     def features(self, name: str, layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
         missing = [layer for layer in layers if (name, layer) not in self._features]
         if missing:
-            for layer, value in self.backbone(self.image(name), missing).items():
+            with self._blame(f"computing the features of the {name} image"):
+                computed = self.backbone(self.image(name), missing)
+            for layer, value in computed.items():
                 self._features[(name, layer)] = value
         return {layer: self._features[(name, layer)] for layer in layers}
 
-
-def _opposite(role: str) -> str:
-    """The reference image a term's magnitude is measured on (see the module docstring)."""
-    return "style@content" if role == "content" else "content"
+    def cached(self) -> list[torch.Tensor]:
+        """Every feature map computed so far (what this scale's references hold in memory)."""
+        return list(self._features.values())
 
 
 class Objective:
     """Evaluates the weighted terms on the backbone's features of an image."""
 
-    def __init__(self, backbone: Any, terms: list[Term], *, dynamic: bool = False) -> None:
+    def __init__(self, backbone: Any, terms: list[Term], *, dynamic: bool = False,
+                 blame: Callable[[str], Any] = _unblamed) -> None:
         self.backbone = backbone
         self.terms = terms
         self.dynamic = dynamic
-        try:
-            wanted = {layer for t in terms for layer in t.loss.resolve_layers(backbone)}
-        except ValueError as exc:
-            raise OptionError(str(exc)) from None
+        wanted: set[str] = set()
+        for term in terms:
+            try:
+                with term.blamed("resolving its layers"):
+                    wanted.update(term.loss.resolve_layers(backbone))
+            except ValueError as exc:
+                raise OptionError(str(exc), option=f"loss_options {term.entry_name or term.name}") from None
         self.layers = backbone.check_layers(wanted)
-        self.scales = torch.ones(len(terms))
+        #: Each term's factor in the total: its weight, divided by its magnitude if dynamic.
+        self.multipliers = torch.ones(len(terms))
+        self.magnitudes = torch.ones(len(terms))
+        self.blame = blame
 
     @torch.no_grad()
     def set_targets(self, images: Mapping[str, torch.Tensor], masks: Sequence[torch.Tensor | None]) -> None:
         """Compute every term's target (and magnitude) at this scale's reference images."""
-        references = ReferenceImages(self.backbone, images)
+        references = ReferenceImages(self.backbone, images, blame=self.blame)
         given = [mask for mask in masks if mask is not None]
         region = torch.stack(given).sum(0).clamp(max=1.0) if given else None
         for term in self.terms:
             if term.loss.role == "style":
-                index = int(term.loss.reference.split(":")[1]) if term.loss.reference else 0
-                term.loss.mask = masks[index] if masks else None
+                term.loss.mask = masks[style_index(term.loss.reference)] if masks else None
             elif term.loss.role == "content":
                 # Content where the styles apply: outside, the composed image is the content.
                 term.loss.mask = region
-            term.target = term.loss.prepare(references)
-            opposite = _opposite(term.loss.role)
-            features = references.features(opposite, term.loss.layers)
-            term.magnitude = max(float(term.loss(references.image(opposite), features, term.target)), 1e-12)
+            with term.blamed("preparing its target"):
+                term.target = term.loss.prepare(references)
+            far = opposite(term.loss.role)
+            with term.blamed("measuring its reference magnitude"):
+                features = references.features(far, term.loss.layers)
+                value = _scalar(term, term.loss(references.image(far), features, term.target))
+            term.magnitude = max(float(value), 1e-12)
         weights = torch.tensor([t.weight for t in self.terms])
         magnitudes = torch.tensor([t.magnitude for t in self.terms])
-        self.scales = weights / magnitudes if self.dynamic else weights
+        self.multipliers = weights / magnitudes if self.dynamic else weights
         self.magnitudes = magnitudes
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Total loss and the stacked raw (unweighted) terms, in ``self.terms`` order."""
-        features = self.backbone(image, self.layers) if self.layers else {}
-        raw = torch.stack([t.loss(image, features, t.target) for t in self.terms])
-        return (raw * self.scales.to(raw)).sum(), raw
+        with self.blame("computing features"):
+            features = self.backbone(image, self.layers) if self.layers else {}
+        values = []
+        for term in self.terms:
+            with term.blamed("computing its value"):
+                values.append(_scalar(term, term.loss(image, features, term.target)))
+        raw = torch.stack(values)
+        return (raw * self.multipliers.to(raw)).sum(), raw
+
+
+def _scalar(term: Term, value: Any) -> torch.Tensor:
+    """``value`` if it is a 0-dim float tensor; else a :class:`PluginError` naming the term."""
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and value.is_floating_point():
+        return value
+    shape = f"a tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+    raise PluginError(f"{term.origin} returned {shape}: a loss returns a 0-dim float tensor (end with .mean() or .sum())")

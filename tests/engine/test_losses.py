@@ -144,3 +144,23 @@ def test_resnet50_layer_map_and_l2_pooling():
     image = torch.rand(1, 3, 32, 32, requires_grad=True)
     vgg(image, ["relu3_1"])["relu3_1"].sum().backward()
     assert torch.isfinite(image.grad).all()
+
+
+def test_two_masked_styles_with_multiscale_each_use_their_own_mask():
+    net = create_backbone("random-multiscale", channels=8, scales=2)
+    terms = expand_styles(build_terms({"multiscale": 1.0}, {}), [0.5, 0.5])
+    objective = Objective(net, terms)
+    left, right = torch.zeros(1, 1, 32, 32), torch.zeros(1, 1, 32, 32)
+    left[..., :12], right[..., 20:] = 1, 1
+    torch.manual_seed(0)
+    red, blue, image = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    references = {"content": image, "style@content": red, "style:0": red, "style:1": blue}
+    objective.set_targets(references, [left, right])
+    for term, mask, name in zip(terms, (left, right), ("style:0", "style:1")):
+        alone = create_loss("multiscale")
+        alone.resolve_layers(net)
+        alone.reference, alone.mask = name, mask
+        target = alone.prepare(ReferenceImages(net, references))
+        features = net(image, objective.layers)
+        assert torch.allclose(term.loss(image, features, term.target), alone(image, features, target))
+    assert terms[0].loss.base is not terms[1].loss.base

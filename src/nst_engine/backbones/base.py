@@ -23,6 +23,10 @@ class Backbone(nn.Module):
     layer_names: tuple[str, ...] = ()
     content_layers: tuple[str, ...] = ()
     style_layers: tuple[str, ...] = ()
+    #: Memory backward takes beyond the activations saved for it (gradients, convolution
+    #: workspaces), per byte of the features the losses read: for the run's memory estimate
+    #: (:mod:`nst_engine.memory`). Measure a subclass's; this default errs high.
+    backward_memory: float = 2.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,6 +69,9 @@ class SequentialBackbone(Backbone):
         #: Recompute the activations between requested layers in backward instead of storing
         #: them: ~40% less memory for ~30% more time per step (see docs/performance.md).
         self.checkpointing = False
+
+    #: Measured on VGG-19 at 512² and 1024² (docs/performance.md, "Memory").
+    backward_memory = 1.35
 
     def forward(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
         wanted = self.check_layers(layers)

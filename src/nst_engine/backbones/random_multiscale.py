@@ -40,6 +40,10 @@ def _half(image: torch.Tensor) -> torch.Tensor:
 class RandomMultiscale(Backbone):
     """Random ``kernel_size`` filters at ``scales`` pyramid levels, one ReLU layer each."""
 
+    #: Measured at 256²-1024² (docs/performance.md, "Memory"): the 3-channel 7×7
+    #: convolutions' unfolded-input workspaces in backward are large beside their outputs.
+    backward_memory = 4.9
+
     def __init__(self, *, scales: int, channels: int, kernel_size: int, seed: int) -> None:
         super().__init__()
         if kernel_size % 2 == 0:

@@ -1,0 +1,241 @@
+"""How much memory a run will take at its peak, estimated before it starts.
+
+A run that does not fit is killed by the operating system without a word, or fails deep in
+torch with a ``MemoryError``; minutes of work are lost either way. So the plan estimates the
+peak first and refuses, saying what to change. The estimate traces the run's own objective
+on torch's ``meta`` device (shapes only, nothing allocated or computed, milliseconds): the
+reference features cached while targets are prepared, and the tensors autograd saves for
+backward in one evaluation, at each scale's real shapes, with activation checkpointing as
+configured. Around that it adds what the trace does not see: the backbone's weights, the
+images, the optimizer's history (L-BFGS keeps ``2 · history_size`` image-sized buffers) and
+backward's transient gradients, with factors measured on VGG-19 and random-multiscale
+(docs/performance.md, ``benchmarks/memory_calibration.py``). fp32 throughout.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import torch
+
+from .errors import ResourceError
+from .objective import ReferenceImages, Term
+from .references import CONTENT, STYLE, STYLE_AT_CONTENT, style_index, style_ref
+
+if TYPE_CHECKING:
+    from .plan import RunPlan
+
+__all__ = ["MemoryEstimate", "estimate_peak_bytes", "estimate_run_bytes", "available_bytes", "check_fits"]
+
+_log = logging.getLogger(__name__)
+
+_FLOAT = 4
+#: With activation checkpointing, backward also recomputes a segment's activations, per
+#: byte of the features read (measured on VGG-19 at 1024²).
+_CHECKPOINT_FACTOR = 0.6
+#: Image-sized buffers an optimizer keeps beyond its history (flat gradient, direction...).
+_OPTIMIZER_BUFFERS = {"lbfgs": 4, "adam": 3, "sgd": 2}
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """A run's estimated peak, where it occurs, and what makes it up (bytes)."""
+
+    peak_bytes: int
+    device: str
+    shape: tuple[int, int] | None
+    parts: Mapping[str, int] = field(default_factory=dict)
+    available_bytes: int | None = None
+
+    @property
+    def fits(self) -> bool:
+        return self.available_bytes is None or self.peak_bytes <= self.available_bytes
+
+    def describe(self) -> dict:
+        """For provenance: the estimate and its parts in bytes (not the machine's free memory,
+        which would make two equal runs' records differ)."""
+        return {"peak_bytes": self.peak_bytes, "device": self.device,
+                "shape": list(self.shape) if self.shape else None, "parts": dict(self.parts), "precision": "fp32"}
+
+
+def available_bytes(device: torch.device | str = "cpu") -> int | None:
+    """Memory a run may still take: free GPU memory on CUDA, else the system's available RAM."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _storages(tensors: Any, skip: set[int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    stack = [tensors]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            storage = item.untyped_storage()
+            if storage._cdata not in skip:
+                out[storage._cdata] = storage.nbytes()
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return out
+
+
+def _meta(shape: tuple[int, ...]) -> torch.Tensor:
+    return torch.empty(shape, device="meta").contiguous(memory_format=torch.channels_last)
+
+
+def _trace(network: Any, terms: Sequence[Term], layers: tuple[str, ...], shape: tuple[int, int],
+           style_shapes: Sequence[tuple[int, int]], masked: bool) -> tuple[int, int, int, int]:
+    """At ``shape``: bytes of the reference features, of what autograd saves in one evaluation,
+    of the features the losses read, and of the largest of those."""
+    net = copy.deepcopy(network).to("meta")
+    for module in net.modules():  # a copy carries the caller's hooks: they must not see the trace
+        module._forward_hooks.clear()
+        module._forward_pre_hooks.clear()
+        module._backward_hooks.clear()
+    skip = set(_storages(list(net.parameters()) + list(net.buffers()), set()))
+    h, w = shape
+    images = {CONTENT: _meta((1, 3, h, w)), STYLE_AT_CONTENT: _meta((1, 3, h, w))}
+    images.update({style_ref(i): _meta((1, 3, *s)) for i, s in enumerate(style_shapes)})
+    if len(style_shapes) == 1:
+        images[STYLE] = images[style_ref(0)]
+    masks = [torch.empty(1, 1, h, w, device="meta") for _ in style_shapes] if masked else []
+    losses = [copy.deepcopy(t.loss) for t in terms]
+    for loss in losses:
+        if loss.role == "style":
+            loss.mask = masks[style_index(loss.reference)] if masks else None
+        elif loss.role == "content":
+            loss.mask = masks[0] if masks else None
+    references = ReferenceImages(net, images)
+    prepared = []
+    with torch.no_grad():
+        for loss in losses:
+            try:
+                prepared.append((loss, loss.prepare(references)))
+            except Exception:  # a loss that cannot run on meta tensors: traced without it
+                _log.debug("memory trace skips %s", type(loss).__name__, exc_info=True)
+    cached = sum(_storages(references.cached(), skip).values())
+    skip |= set(_storages([target for _, target in prepared], set()))
+    saved: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        saved.update(_storages(tensor, skip))
+        return tensor
+
+    image = torch.empty(1, 3, h, w, device="meta", requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        features = net(image.contiguous(memory_format=torch.channels_last), layers) if layers else {}
+        for loss, target in prepared:
+            try:
+                loss(image, features, target)
+            except Exception:
+                _log.debug("memory trace skips %s", type(loss).__name__, exc_info=True)
+    sizes = [f.numel() * _FLOAT for f in features.values()] or [image.numel() * _FLOAT]
+    return cached, sum(saved.values()), sum(sizes), max(sizes)
+
+
+def _optimizer_buffers(name: str, options: Mapping[str, Any], steps: int) -> int:
+    if name == "lbfgs":
+        # Two image-sized vectors per remembered step, and it remembers at most ``steps``.
+        return 2 * min(int(options.get("history_size", 100)), steps) + _OPTIMIZER_BUFFERS["lbfgs"]
+    return _OPTIMIZER_BUFFERS.get(name, 4)
+
+
+def estimate_run_bytes(
+    *,
+    network: Any,
+    terms: Sequence[Term],
+    layers: tuple[str, ...],
+    shapes: Sequence[tuple[int, int]],
+    steps: Sequence[int],
+    style_shapes: Sequence[Sequence[tuple[int, int]]],
+    input_pixels: int,
+    masked: bool,
+    optimizer: str,
+    optimizer_options: Mapping[str, Any],
+    device: torch.device,
+) -> MemoryEstimate:
+    """The peak over the scales that optimise (a scale with no steps computes no features).
+
+    ``style_shapes[i]`` holds each style image's shape at scale ``i``; ``input_pixels`` counts
+    the pixels of the inputs as given (content, styles, masks), held throughout.
+    """
+    weights = sum(t.numel() * t.element_size() for t in list(network.parameters()) + list(network.buffers()))
+    held = input_pixels * 3 * _FLOAT
+    final = shapes[-1][0] * shapes[-1][1] * 3 * _FLOAT
+    # The content at the run's size, its tensor, the last iterate's copy and the result.
+    images = held + 4 * final
+    best = MemoryEstimate(weights + images, str(device), None, {"weights": weights, "images": images})
+    factor = getattr(network, "backward_memory", 2.0)
+    if getattr(network, "checkpointing", False):
+        factor += _CHECKPOINT_FACTOR
+    for shape, count, styles in zip(shapes, steps, style_shapes):
+        if count == 0:
+            continue
+        try:
+            cached, saved, read, largest = _trace(network, terms, layers, shape, styles, masked)
+        except Exception:  # a backbone that cannot run on meta tensors: no estimate of features
+            _log.warning("cannot trace %s on the meta device: its memory is not estimated",
+                         type(network).__name__, exc_info=_log.isEnabledFor(logging.DEBUG))
+            cached = saved = read = largest = 0
+        image = shape[0] * shape[1] * 3 * _FLOAT
+        # Targets are prepared (reference features cached, one layer's forward in flight)
+        # before the steps run (activations saved, then backward's gradients and workspaces).
+        features = max(cached + 2 * largest, saved + factor * read)
+        optimizer_bytes = _optimizer_buffers(optimizer, optimizer_options, count) * image
+        parts = {"weights": weights, "images": images, "features": int(features), "optimizer": optimizer_bytes}
+        total = sum(parts.values())
+        if total > best.peak_bytes:
+            best = MemoryEstimate(total, str(device), tuple(shape), parts)
+    return best
+
+
+def estimate_peak_bytes(plan: "RunPlan") -> MemoryEstimate:
+    """The peak memory of running ``plan`` (see the module docstring for the model)."""
+    return plan.memory
+
+
+def check_fits(estimate: MemoryEstimate, *, size: int | None, checkpointing: bool, optimizer: str,
+               history_size: int | None) -> None:
+    """Raise :class:`ResourceError` if ``estimate`` exceeds the memory available, saying what to change."""
+    if estimate.fits:
+        return
+    gb = 2**30
+    ratio = estimate.available_bytes / estimate.peak_bytes
+    advice = []
+    if size is not None:
+        advice.append(f"a smaller size (size {max(64, int(size * ratio**0.5 * 0.9))} would about fit)")
+    else:
+        advice.append("a size (the content is used at its own size)")
+    if not checkpointing:
+        advice.append("checkpointing on")
+    if optimizer == "lbfgs" and history_size:
+        advice.append(f"a smaller optimizer history_size (now {history_size})")
+    advice.append("fewer or smaller style images")
+    where = f"{estimate.shape[1]}×{estimate.shape[0]} px" if estimate.shape else "the inputs"
+    raise ResourceError(
+        f"this run needs about {estimate.peak_bytes / gb:.1f} GB at its peak ({where} on {estimate.device}) "
+        f"but {estimate.available_bytes / gb:.1f} GB is available; use " + ", ".join(advice),
+        )

@@ -1,0 +1,253 @@
+"""A run, decided before it starts: validated inputs, resolved plugins, schedule, memory.
+
+:func:`plan_run` checks every option of :func:`~nst_engine.pipeline.iter_stylize` up front
+(an error names the option and the fix before any work), resolves the registry entries, builds
+the backbone and the loss terms, lays out the coarse-to-fine schedule and estimates the peak
+memory (refusing a run that would not fit). The :class:`RunPlan` it returns is what the step
+loop runs and what the provenance records; tiling, batches and video reuse it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from .catalog import get_entry
+from .devices import resolve_device
+from .errors import OptionError
+from .images import resize_to, split_image
+from .masks import style_masks
+from .memory import MemoryEstimate, available_bytes, check_fits, estimate_run_bytes
+from .objective import Objective, build_terms, expand_styles
+from .plugin_calls import blamed
+from .preservation import ColorPreservation
+from .registry import Entry, kind_label
+from .schedule import scale_shapes, split_steps
+from .validation import (check_bool, check_choice, check_int, check_mapping, check_positive_float,
+                         check_style_shares)
+
+__all__ = ["RunPlan", "Bound", "Schedule", "plan_run", "DEFAULT_LOSSES", "CHECKPOINT_PIXELS", "INITS"]
+
+#: Content and style balanced for the default layers (equal layer weights), plus a little TV.
+DEFAULT_LOSSES: dict[str, float] = {"content": 1.0, "gram": 1e4, "tv": 1.0}
+
+#: Above this many pixels the backbone recomputes activations in backward to save memory:
+#: 2048² then fits in 8 GB on the CPU (measured, docs/performance.md).
+CHECKPOINT_PIXELS = 1536 * 1536
+
+INITS = ("content", "noise", "style")
+Init = Literal["content", "noise", "style"]
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A registry entry with its validated options: what a run calls, and whom to blame."""
+
+    entry: Entry
+    options: Mapping[str, Any]
+
+    def blamed(self, doing: str):
+        """A context in which the entry's failure is a one-line :class:`PluginError` naming it."""
+        entry = self.entry
+        return blamed(kind_label(entry.kind), entry.name, entry.plugin, entry.plugin_version, doing)
+
+    def create(self, *args: Any) -> Any:
+        with self.blamed("when built"):
+            return self.entry.factory(*args, **self.options)
+
+    def describe(self) -> dict:
+        entry = self.entry
+        return {"name": entry.name, "plugin": entry.plugin, "version": entry.plugin_version, "options": dict(self.options)}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Image shapes from coarse to fine and the optimizer iterations at each."""
+
+    shapes: tuple[tuple[int, int], ...]
+    steps: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.steps)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a run needs, decided: the step loop only executes it.
+
+    ``content``, ``styles`` and ``masks`` are float arrays as the optimisation sees them
+    (content and masks at the run's size, colors already prepared); ``network`` is the built,
+    frozen, truncated backbone and ``objective`` its loss terms, whose targets each scale sets.
+    ``options`` holds every option with its value, defaults included, for the provenance.
+    """
+
+    content: np.ndarray = field(repr=False)
+    alpha: np.ndarray | None = field(repr=False)
+    styles: tuple[np.ndarray, ...] = field(repr=False)
+    style_shares: tuple[float, ...]
+    masks: tuple[np.ndarray, ...] | None = field(repr=False)
+    init: str
+    init_image: np.ndarray | None = field(repr=False)
+    backbone: Bound
+    optimizer: Bound
+    network: Any = field(repr=False)
+    objective: Objective = field(repr=False)
+    colors: ColorPreservation = field(repr=False)
+    schedule: Schedule
+    device: torch.device
+    memory: MemoryEstimate
+    options: Mapping[str, Any] = field(repr=False)
+    input_shapes: Mapping[str, Any] = field(repr=False)
+    precision: str = "fp32"
+
+
+def _run_shape(shape: tuple[int, int], size: int | None) -> tuple[int, int]:
+    """The content's shape with its longer side at ``size`` (as ``images.resize_max_side``)."""
+    if size is None:
+        return shape
+    h, w = shape
+    factor = size / max(h, w)
+    return max(1, round(h * factor)), max(1, round(w * factor))
+
+
+def style_shape(style_hw: tuple[int, int], content_shape: tuple[int, int], style_scale: float) -> tuple[int, int]:
+    """A style image's shape at a scale: its longer side the content's times ``style_scale``."""
+    h, w = style_hw
+    factor = max(content_shape) * style_scale / max(h, w)
+    return max(1, round(h * factor)), max(1, round(w * factor))
+
+
+def _with_defaults(entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry's bound options with every default filled in: the provenance lists all."""
+    return {**entry.defaults(), **options}
+
+
+def _style_list(style: Any) -> list[Any]:
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise OptionError("style needs at least one image; got an empty list", option="style")
+    return styles
+
+
+def plan_run(
+    content: np.ndarray,
+    style: np.ndarray | Sequence[np.ndarray],
+    *,
+    style_weights: Sequence[float] | None = None,
+    mask: np.ndarray | Sequence[np.ndarray] | None = None,
+    dynamic_weights: bool = False,
+    backbone: str = "vgg19",
+    backbone_options: Mapping[str, Any] | None = None,
+    losses: Mapping[str, float] | None = None,
+    loss_options: Mapping[str, Mapping[str, Any]] | None = None,
+    optimizer: str = "lbfgs",
+    optimizer_options: Mapping[str, Any] | None = None,
+    steps: int = 300,
+    size: int | None = 512,
+    scales: int = 3,
+    style_scale: float = 1.0,
+    init: Init = "content",
+    init_image: np.ndarray | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    threads: int | None = None,
+    channels_last: bool = True,
+    checkpointing: bool | None = None,
+    preview_every: int = 10,
+    color: str = "none",
+    color_options: Mapping[str, Any] | None = None,
+    check_memory: bool = True,
+) -> RunPlan:
+    """Validate ``iter_stylize``'s options and decide the run; see its docstring for them.
+
+    ``check_memory=False`` skips the refusal (the estimate is still recorded): for a machine
+    whose swap or unified memory the estimate does not know about.
+
+    Raises
+    ------
+    OptionError
+        An option is of the wrong type or out of range; its ``option`` attribute names it.
+    ResourceError
+        The run's estimated peak memory exceeds what is available.
+    """
+    steps = check_int("steps", steps, minimum=0)
+    scales = check_int("scales", scales, minimum=1)
+    size = None if size is None else check_int("size", size, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    threads = None if threads is None else check_int("threads", threads, minimum=1)
+    preview_every = check_int("preview_every", preview_every, minimum=0)
+    style_scale = check_positive_float("style_scale", style_scale)
+    init = check_choice("init", init, INITS)
+    for name, flag in (("dynamic_weights", dynamic_weights), ("channels_last", channels_last),
+                       ("check_memory", check_memory)):
+        check_bool(name, flag)
+    if checkpointing is not None:
+        check_bool("checkpointing", checkpointing)
+    backbone_options = check_mapping("backbone_options", backbone_options)
+    optimizer_options = check_mapping("optimizer_options", optimizer_options)
+    loss_options = {k: check_mapping(f"loss_options {k}", v)
+                    for k, v in check_mapping("loss_options", loss_options).items()}
+    weights = check_mapping("losses", DEFAULT_LOSSES if losses is None else losses)
+    color_options = check_mapping("color_options", color_options)
+
+    content_rgb, alpha = split_image(content, what="content image")
+    style_list = _style_list(style)
+    styles_rgb = [split_image(s, what=f"style image {i}")[0] for i, s in enumerate(style_list)]
+    shares = check_style_shares(style_weights, len(styles_rgb))
+    warm = split_image(init_image, what="init image")[0] if init_image is not None else None
+    colors = ColorPreservation(color, color_options)
+    dev = resolve_device(device)
+    backbone_entry = get_entry("backbones", backbone)
+    backbone_bound = Bound(backbone_entry, backbone_entry.bind(backbone_options))
+    optimizer_entry = get_entry("optimizers", optimizer)
+    optimizer_bound = Bound(optimizer_entry, optimizer_entry.bind(optimizer_options))
+    terms = expand_styles(build_terms(weights, loss_options), shares)
+
+    shape = _run_shape(content_rgb.shape[:2], size)
+    shapes = tuple(scale_shapes(shape, scales))
+    schedule = Schedule(shapes, tuple(split_steps(steps, len(shapes))))
+    # Frozen whatever the factory did: weight gradients would cost ~30% per step for nothing.
+    net = backbone_bound.create().eval().requires_grad_(False)
+    objective = Objective(net, terms, dynamic=dynamic_weights, blame=backbone_bound.blamed)
+    if objective.layers:
+        net.truncate(objective.layers)
+    uses_checkpointing = shape[0] * shape[1] > CHECKPOINT_PIXELS if checkpointing is None else checkpointing
+    if hasattr(net, "checkpointing"):
+        net.checkpointing = uses_checkpointing
+
+    input_pixels = content_rgb.shape[0] * content_rgb.shape[1] + sum(s.shape[0] * s.shape[1] for s in styles_rgb)
+    estimate = estimate_run_bytes(
+        network=net, terms=terms, layers=objective.layers, shapes=shapes, steps=schedule.steps,
+        style_shapes=[[style_shape(s.shape[:2], hw, style_scale) for s in styles_rgb] for hw in shapes],
+        input_pixels=input_pixels, masked=mask is not None, optimizer=optimizer,
+        optimizer_options=optimizer_bound.options, device=dev,
+    )
+    estimate = MemoryEstimate(estimate.peak_bytes, estimate.device, estimate.shape, estimate.parts, available_bytes(dev))
+    if check_memory:
+        check_fits(estimate, size=size, checkpointing=bool(getattr(net, "checkpointing", True)), optimizer=optimizer,
+                   history_size=optimizer_bound.options.get("history_size"))
+
+    content_rgb = resize_to(content_rgb, shape)
+    masks = style_masks(mask, len(styles_rgb), shape)
+    content_rgb, styles_rgb = colors.prepare(content_rgb, styles_rgb)
+    options = {
+        "style_weights": list(shares), "mask": mask is not None, "dynamic_weights": dynamic_weights,
+        "backbone": backbone, "backbone_options": _with_defaults(backbone_entry, backbone_bound.options), "losses": dict(weights),
+        "loss_options": {t.name: _with_defaults(get_entry("losses", t.entry_name), t.options) for t in terms}, "optimizer": optimizer,
+        "optimizer_options": _with_defaults(optimizer_entry, optimizer_bound.options), "steps": steps, "size": size, "scales": scales,
+        "style_scale": style_scale, "init": init, "init_image": warm is not None, "seed": seed,
+        "device": str(device), "threads": threads, "channels_last": channels_last, "checkpointing": checkpointing,
+        "preview_every": preview_every, "color": color, "color_options": dict(color_options),
+        "check_memory": check_memory,
+    }
+    return RunPlan(
+        content=content_rgb, alpha=alpha, styles=tuple(styles_rgb), style_shares=tuple(shares),
+        masks=tuple(masks) if masks is not None else None, init=init, init_image=warm,
+        backbone=backbone_bound, optimizer=optimizer_bound, network=net, objective=objective, colors=colors,
+        schedule=schedule, device=dev, memory=estimate, options=options,
+        input_shapes={"content": list(np.shape(content)), "styles": [list(np.shape(s)) for s in style_list]},
+    )
