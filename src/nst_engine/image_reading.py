@@ -142,13 +142,17 @@ def decode_image(path: str | os.PathLike, *, max_pixels: int | None = None, labe
     if not path.is_file():
         raise ImageError(f"no image file at {path}")
     limit = max_image_pixels(max_pixels)
-    kind = _kind(path)
     try:
+        kind = _kind(path)
         if kind == "TIFF":
             return _read_tiff(path, limit, labels)
         return _read_pillow(path, kind, limit, labels)
     except ImageError:
         raise
+    except OSError as exc:
+        if exc.strerror:  # the file system's refusal, not the decoder's
+            raise ImageError(f"cannot read {path}: {exc.strerror}") from None
+        raise ImageError(f"cannot read {path}: a damaged or unsupported {kind} file ({exc})") from None
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"cannot read {path}: a damaged or unsupported {kind} file ({reason})") from None

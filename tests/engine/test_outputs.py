@@ -2,7 +2,10 @@
 
 import json
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,4 +103,37 @@ def test_concurrent_writers_leave_an_image_with_its_own_sidecar(tmp_path):
     watcher.join()
     assert not mismatched
     assert _embedded(path) == json.loads(sidecar_path(path).read_text())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png", "o.png.json"]
+
+
+def test_an_interrupt_while_writing_leaves_no_temporary(tmp_path, monkeypatch):
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt  # what SIGINT, and SIGTERM in nst, raise
+
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_image(tmp_path / "o.png", np.zeros((4, 4, 3), np.float32), provenance={"run": 1})
+    assert list(tmp_path.iterdir()) == []
+
+
+_WRITER = """
+import json, pathlib, sys
+import numpy as np
+from PIL import Image
+from nst_engine.files import _folder_lock, write_image
+path = pathlib.Path(sys.argv[1])
+for run in range(15):
+    write_image(path, np.zeros((8, 8, 3), np.float32), provenance={"writer": sys.argv[2], "run": run})
+    with _folder_lock(path.parent, shared=True), Image.open(path) as im:
+        if json.loads(im.text["nst"]) != json.loads(path.with_name(path.name + ".json").read_text()):
+            sys.exit(3)
+"""
+
+
+def test_concurrent_processes_leave_an_image_with_its_own_sidecar(tmp_path):
+    path = tmp_path / "o.png"
+    for _ in range(2):
+        writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), name]) for name in "ab"]
+        assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+        assert _embedded(path) == json.loads(sidecar_path(path).read_text())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png", "o.png.json"]
