@@ -1,7 +1,7 @@
 """Decoding image files: PNG, JPEG and TIFF, sized from the header first, colours made sRGB.
 
 The size is read before any pixel is decoded, so a small file that would decode to gigabytes
-is refused in a line (:func:`max_image_pixels`). CMYK, YCCK, Lab and ICC-tagged images are
+is refused in a line (:func:`max_image_pixels`). CMYK, YCCK and ICC-tagged images are
 converted to sRGB, so every array that leaves here means the same colours.
 """
 
@@ -70,9 +70,9 @@ def _guard(path: Path, pixels: int, shape: tuple[int, ...], limit: int) -> None:
 
 
 def _to_srgb(im: Image.Image, path: Path) -> Image.Image:
-    """CMYK, YCCK (decoded as CMYK), Lab and ICC-tagged RGB(A) -> sRGB; others as they are."""
+    """CMYK, YCCK (decoded as CMYK) and ICC-tagged RGB(A) -> sRGB; others as they are."""
     icc = im.info.get("icc_profile")
-    if im.mode in ("CMYK", "LAB") or (icc and im.mode in ("RGB", "RGBA")):
+    if im.mode == "CMYK" or (icc and im.mode in ("RGB", "RGBA")):
         out_mode = "RGBA" if im.mode == "RGBA" else "RGB"
         try:
             if icc:
@@ -80,9 +80,6 @@ def _to_srgb(im: Image.Image, path: Path) -> Image.Image:
                 if im.mode != "CMYK" and "srgb" in ImageCms.getProfileDescription(source).lower():
                     return im
                 return ImageCms.profileToProfile(im, source, _SRGB, outputMode=out_mode)
-            if im.mode == "LAB":
-                return ImageCms.applyTransform(im, ImageCms.buildTransform(
-                    ImageCms.createProfile("LAB"), _SRGB, "LAB", "RGB"))
             return im.convert("RGB")
         except (ImageCms.PyCMSError, OSError, ValueError) as exc:
             raise ImageError(
@@ -118,6 +115,8 @@ def _read_tiff(path: Path, limit: int, labels: bool) -> np.ndarray:
         page = tif.pages[0]
         image = series.asarray()
         separated = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
+        if page.photometric in (tifffile.PHOTOMETRIC.CIELAB, tifffile.PHOTOMETRIC.ICCLAB):
+            raise ImageError(f"cannot read {path}: a Lab TIFF; save it as RGB")
         icc = page.tags.get(34675)
     if labels or not (separated or (icc and image.dtype == np.uint8 and image.shape[-1:] in ((3,), (4,)))):
         if icc is not None:

@@ -103,6 +103,9 @@ def test_icc_tagged_images_are_converted_or_refused(tmp_path, rgb8):
     Image.fromarray(rgb8).save(tmp_path / "lab.png", icc_profile=profile("LAB"))
     with pytest.raises(ImageError, match="cannot convert the colours of .*lab.png .*save it as sRGB"):
         read_image(tmp_path / "lab.png")
+    Image.fromarray(rgb8).convert("LAB").save(tmp_path / "lab.tif")
+    with pytest.raises(ImageError, match="a Lab TIFF; save it as RGB"):
+        read_image(tmp_path / "lab.tif")
 
 
 def test_16_bit_png_and_tiff_stay_exact(tmp_path):
