@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from nst_engine import get_entry
 from nst_engine.metrics import kl_divergence, ssim
-from nst_engine.transfers import call_color_transfer
+from nst_engine.transfers import bind_color_transfer
 
 from ._layers import at_plane, plane_of, to_unit
 from ._workers import RunFailed, failure_message
@@ -56,7 +55,8 @@ class ColorProgress:
 
 @dataclass(frozen=True)
 class ColorOutcome:
-    """One method's result, how long its transfers took and, if measured, its figures."""
+    """One method's result, how long its transfers took and, if measured, its figures;
+    ``options`` holds every option, defaults included, so the provenance reproduces it."""
 
     method: str
     options: dict
@@ -119,15 +119,14 @@ def color_job(job: ColorJob) -> Generator[ColorProgress, Any, ColorResult]:
 def _transfer(
     job: ColorJob, name: str, options: dict, *, done: int, total: int
 ) -> Generator[ColorProgress, Any, ColorOutcome]:
-    entry = get_entry("color_transfers", name)
-    bound = entry.bind(options)
+    # The checked call: a third-party transfer that misbehaves is named, never shown as a layer.
+    transfer = bind_color_transfer(name, **options)
     image: np.ndarray | None = None
     seconds = 0.0
     for count, index in enumerate(job.indices):
         plane = to_unit(plane_of(job.source, index), job.source_limits)
         started = time.perf_counter()
-        # The checked call: a third-party transfer that misbehaves is named, never shown as a layer.
-        result = call_color_transfer(entry, plane, job.reference, bound)
+        result = transfer(plane, job.reference)
         seconds += time.perf_counter() - started
         if not job.stack_shape:
             image = result
@@ -140,4 +139,5 @@ def _transfer(
     if job.compare:  # one plane: ``plane`` and ``image`` are its source and result
         kl = kl_divergence(job.reference, image).as_dict()
         score = ssim(plane, image)
-    return ColorOutcome(name, dict(options), entry.plugin, entry.plugin_version, image, seconds, kl, score)
+    entry = transfer.entry
+    return ColorOutcome(name, transfer.options, entry.plugin, entry.plugin_version, image, seconds, kl, score)

@@ -58,13 +58,16 @@ DEFAULT_PLUGINS = (
 )
 
 
+ProblemKind = Literal["load", "register", "commands", "config"]
+
+
 @dataclass(frozen=True)
 class PluginProblem:
     """What went wrong with a plugin: ``load`` (import, API version, hook names),
     ``register`` (a ``register_*`` hook or one of its calls), ``commands``, or ``config``
     (the environment's plugin lists; ``plugin`` is then the variable)."""
 
-    kind: Literal["load", "register", "commands", "config"]
+    kind: ProblemKind
     plugin: str
     message: str
 
@@ -181,10 +184,10 @@ class PluginHost:
         if refusal:
             self._problem("load", name, version, refusal)
             return record
-        try:
+        try:  # refuses an implementation with arguments its hook lacks, or of no hook at all
             self.pm.register(plugin, name=name)
-            self.pm.check_pending()  # an implementation of a hook that does not exist
-        except Exception as exc:  # or one whose arguments the spec lacks
+            self.pm.check_pending()
+        except Exception as exc:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             self._problem("load", name, version, f"invalid hook implementation: {str(exc).splitlines()[0]}")
@@ -201,9 +204,9 @@ class PluginHost:
         self.records.pop(name, None)
         self._entries = None
 
-    def _problem(self, kind: str, name: str, version: str | None, message: str) -> None:
+    def _problem(self, kind: ProblemKind, name: str, version: str | None, message: str) -> None:
         record = self.records.setdefault(name, PluginRecord(name, version))
-        record.problems.append(PluginProblem(kind, name, message))  # type: ignore[arg-type]
+        record.problems.append(PluginProblem(kind, name, message))
         log.warning("nst_engine plugin %s %s: %s", name, version or "", message)
 
     # -- registries ------------------------------------------------------------------------
