@@ -95,6 +95,12 @@ class Entry:
         """``color transfer 'histogram'``, for messages."""
         return f"{kind_label(self.kind)} {self.name!r}"
 
+    @property
+    def origin(self) -> str:
+        """``color transfer 'sliced-ot' (plugin example 0.1.0)``: whose entry failed, for messages."""
+        version = f" {self.plugin_version}" if self.plugin_version else ""
+        return f"{self.label} (plugin {self.plugin}{version})"
+
     def bind(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``options`` (strings are parsed) against this entry's schema."""
         return _bind_options(self.options, options, owner=self.label)
@@ -104,6 +110,7 @@ class Entry:
         return self.factory(*args, **self.bind(options))
 
     def defaults(self) -> dict[str, Any]:
+        """The schema's default values, by option name."""
         return {o.name: o.default for o in self.options}
 
     def describe(self) -> dict:

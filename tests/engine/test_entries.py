@@ -97,3 +97,9 @@ def test_ints_are_accepted_for_floats_and_bools_are_not_ints():
     assert entry.bind({"strength": 1}) == {"strength": 1.0}
     with pytest.raises(OptionError):
         entry.bind({"iterations": True})
+
+
+def test_an_entry_names_itself_and_its_plugin_for_messages():
+    entry = make_entry("color_transfers", "t", transfer, plugin="example", plugin_version="0.1.0")
+    assert (entry.label, entry.origin) == ("color transfer 't'", "color transfer 't' (plugin example 0.1.0)")
+    assert _entry(transfer).origin == "color transfer 't' (plugin tests)"

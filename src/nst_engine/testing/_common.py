@@ -36,8 +36,7 @@ def _entry(kind: str, target: Any) -> Entry:
 
 
 def _label(entry: Entry) -> str:
-    origin = f" (plugin {entry.plugin} {entry.plugin_version or ''})".replace(" )", ")")
-    return entry.label + ("" if entry.plugin.startswith("(") else origin)
+    return entry.label if entry.plugin.startswith("(") else entry.origin
 
 
 def _bind(entry: Entry, options: dict[str, Any]) -> dict[str, Any]:
