@@ -170,6 +170,17 @@ def test_regrain_reads_integer_images_by_their_range(rng):
     )
 
 
+def test_regrain_reads_signed_integers_by_the_engine_rule(rng):
+    # images.to_unit_float: signed values in 0-255 are 8-bit (by int64's range they were black).
+    source, graded = smooth_image(rng, 20, 24), smooth_image(rng, 20, 24)
+    as_uint8 = lambda image: np.round(image * 255).astype(np.uint8)  # noqa: E731
+    np.testing.assert_allclose(
+        color.regrain(as_uint8(source).astype(np.int64), as_uint8(graded).astype(np.int64)),
+        color.regrain(as_uint8(source), as_uint8(graded)),
+        atol=1e-6,
+    )
+
+
 @pytest.mark.parametrize(
     "source, graded, options, match",
     [
