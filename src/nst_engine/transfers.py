@@ -16,7 +16,7 @@ import numpy as np
 
 from .catalog import get_entry
 from .errors import NstError, PluginError
-from .registry import Entry
+from .entries import Entry
 
 __all__ = ["color_transfer", "call_color_transfer", "bind_color_transfer", "BoundColorTransfer", "all_options"]
 
@@ -27,10 +27,6 @@ def _read_only(array: np.ndarray | None) -> np.ndarray | None:
     view = np.asarray(array).view()
     view.flags.writeable = False
     return view
-
-
-def _origin(entry: Entry) -> str:
-    return f"color transfer {entry.name!r} (plugin {entry.plugin} {entry.plugin_version or ''})".replace(" )", ")")
 
 
 def call_color_transfer(
@@ -48,23 +44,23 @@ def call_color_transfer(
     accepted = inspect.signature(entry.factory).parameters
     for name, mask in masks.items():
         if mask is not None and name not in accepted:
-            raise NstError(f"{_origin(entry)} does not take {name}; use a transfer that supports masks")
+            raise NstError(f"{entry.origin} does not take {name}; use a transfer that supports masks")
     kwargs = {name: _read_only(mask) for name, mask in masks.items() if name in accepted}
     try:
         result = entry.factory(_read_only(source), _read_only(reference), **kwargs, **options)
     except Exception as exc:
         if isinstance(exc, NstError) or entry.plugin.startswith("nst_engine."):
             raise  # the engine's own verdict on the input: the message already names the fix
-        raise PluginError(f"{_origin(entry)} failed: {type(exc).__name__}: {exc}") from exc
+        raise PluginError(f"{entry.origin} failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(result, np.ndarray):
-        raise PluginError(f"{_origin(entry)} returned {type(result).__name__}, not a numpy array")
+        raise PluginError(f"{entry.origin} returned {type(result).__name__}, not a numpy array")
     if result.shape != source.shape or result.dtype != source.dtype:
         raise PluginError(
-            f"{_origin(entry)} returned {result.dtype} {result.shape} for a {source.dtype} "
+            f"{entry.origin} returned {result.dtype} {result.shape} for a {source.dtype} "
             f"{source.shape} source; a transfer must keep the source's shape and dtype"
         )
     if np.issubdtype(result.dtype, np.floating) and not np.isfinite(result).all():
-        raise PluginError(f"{_origin(entry)} returned NaN or Inf values")
+        raise PluginError(f"{entry.origin} returned NaN or Inf values")
     return result
 
 
@@ -93,7 +89,7 @@ def all_options(entry: Entry, options: dict[str, Any]) -> dict[str, Any]:
 
     What provenance records, so that a result can be reproduced when a default changes.
     """
-    return {**{option.name: option.default for option in entry.options}, **options}
+    return {**entry.defaults(), **options}
 
 
 @dataclass(frozen=True)

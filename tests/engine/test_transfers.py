@@ -123,3 +123,21 @@ def test_nst_color_refuses_an_unwritable_output_before_working(fresh_host, tmp_p
     assert code == 1 and "does not exist" in err
     code, _, err = run(["color", str(source), str(reference), "-o", str(tmp_path / "out.bmpx")], capsys)
     assert code == 1 and "not an image type" in err
+
+
+def test_nst_color_reads_masks_by_the_engines_mask_reader(fresh_host, tmp_path, capsys):
+    from cli_helpers import run
+
+    from nst_engine.files import write_image
+
+    source, reference = _color_files(tmp_path)
+    out, small = tmp_path / "out.png", tmp_path / "small.png"
+    write_image(small, np.ones((5, 5), np.float32))
+    code, _, err = run(["color", str(source), str(reference), "-o", str(out), "--source-mask", str(small)], capsys)
+    assert code == 1 and "give a mask of the same size" in err
+    left = np.zeros((12, 16), np.uint8)
+    left[:, :8] = 3  # a label: nonzero selects
+    write_image(tmp_path / "left.png", left)
+    code, _, err = run(["color", str(source), str(reference), "-o", str(out), "--source-mask",
+                        str(tmp_path / "left.png"), "-m", "mean-std"], capsys)
+    assert code == 0, err

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .. import masks
 from ..files import check_output, read_image, write_image
 from ..images import to_unit_float
+from ..masks import read_mask
 from ..transfers import bind_color_transfer
 from .params import split_pairs
 
@@ -19,13 +19,7 @@ __all__ = ["color_command"]
 
 def _mask(path: Path | None, image: np.ndarray) -> np.ndarray | None:
     """The statistics mask in ``path`` (nonzero selects), read by the engine's one mask rule."""
-    if path is None:
-        return None
-    read_mask = getattr(masks, "read_mask", None)
-    if read_mask is None:
-        mask = read_image(path)
-        return (mask[..., 0] if mask.ndim == 3 else mask) != 0
-    return read_mask(path, shape=image.shape[:2]) != 0
+    return None if path is None else read_mask(path, shape=image.shape[:2]) != 0
 
 
 @click.command("color")
