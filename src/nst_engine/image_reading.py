@@ -101,9 +101,7 @@ def _read_pillow(path: Path, kind: str, limit: int, labels: bool) -> np.ndarray:
         width, height = im.size
         _guard(path, width * height, (height, width), limit)
         im.load()
-        if labels and im.mode in ("P", "L", "I", "I;16", "I;16B", "1"):
-            return np.asarray(im)
-        return np.asarray(_to_srgb(im, path))
+        return np.asarray(im if labels else _to_srgb(im, path))
 
 
 def _read_tiff(path: Path, limit: int, labels: bool) -> np.ndarray:
@@ -135,7 +133,8 @@ def decode_image(path: str | os.PathLike, *, max_pixels: int | None = None, labe
     """Decode a PNG, JPEG or TIFF file, refusing one larger than :func:`max_image_pixels`.
 
     Integer data keep their dtype (16-bit PNG and TIFF stay exact); colours come out sRGB.
-    ``labels=True`` keeps a palette image's indices instead of its colours (label images).
+    ``labels=True`` keeps the stored values, a palette image's indices included: labels are
+    numbers, not colours to convert.
     """
     path = Path(path)
     if not path.is_file():
