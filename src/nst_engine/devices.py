@@ -23,11 +23,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         chosen = torch.device(device)
     except (RuntimeError, TypeError):
-        raise OptionError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
+        raise OptionError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps", option="device") from None
     if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise OptionError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto")
+        raise OptionError("device 'cuda' was asked for but no CUDA GPU is available; use device cpu or auto",
+                          option="device")
     if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
-        raise OptionError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+        raise OptionError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)",
+                          option="device")
     if chosen.type == "mps" and not torch.backends.mps.is_available():
-        raise OptionError("device 'mps' was asked for but Apple's MPS is not available; use --device cpu or auto")
+        raise OptionError("device 'mps' was asked for but Apple's MPS is not available; use device cpu or auto",
+                          option="device")
     return chosen

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import torch
 
 from .errors import ResourceError
-from .objective import ReferenceImages, Term
+from .objective import Objective, ReferenceImages, Term
 from .references import CONTENT, STYLE, STYLE_AT_CONTENT, style_index, style_ref
+from .schedule import style_shape
 
 if TYPE_CHECKING:
-    from .plan import RunPlan
+    from .plan import RunPlan, Schedule
 
 __all__ = ["MemoryEstimate", "estimate_peak_bytes", "estimate_run_bytes", "available_bytes", "check_fits"]
 
@@ -145,11 +146,12 @@ def _trace(network: Any, terms: Sequence[Term], layers: tuple[str, ...], shape: 
         return tensor
 
     image = torch.empty(1, 3, h, w, device="meta", requires_grad=True)
+    values = []  # kept, so their graphs (and saved tensors) live until counted: no address reuse
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         features = net(image.contiguous(memory_format=torch.channels_last), layers) if layers else {}
         for loss, target in prepared:
             try:
-                loss(image, features, target)
+                values.append(loss(image, features, target))
             except Exception:
                 _log.debug("memory trace skips %s", type(loss).__name__, exc_info=True)
     sizes = [f.numel() * _FLOAT for f in features.values()] or [image.numel() * _FLOAT]
@@ -166,36 +168,36 @@ def _optimizer_buffers(name: str, options: Mapping[str, Any], steps: int) -> int
 def estimate_run_bytes(
     *,
     network: Any,
-    terms: Sequence[Term],
-    layers: tuple[str, ...],
-    shapes: Sequence[tuple[int, int]],
-    steps: Sequence[int],
-    style_shapes: Sequence[Sequence[tuple[int, int]]],
-    input_pixels: int,
+    objective: Objective,
+    schedule: Schedule,
+    content_hw: tuple[int, int],
+    style_hws: Sequence[tuple[int, int]],
+    style_scale: float,
     masked: bool,
-    optimizer: str,
-    optimizer_options: Mapping[str, Any],
+    optimizer: Any,
     device: torch.device,
 ) -> MemoryEstimate:
     """The peak over the scales that optimise (a scale with no steps computes no features).
 
-    ``style_shapes[i]`` holds each style image's shape at scale ``i``; ``input_pixels`` counts
-    the pixels of the inputs as given (content, styles, masks), held throughout.
+    ``content_hw`` and ``style_hws`` are the inputs' shapes as given (held throughout);
+    ``optimizer`` is the plan's bound optimizer entry.
     """
     weights = sum(t.numel() * t.element_size() for t in list(network.parameters()) + list(network.buffers()))
-    held = input_pixels * 3 * _FLOAT
-    final = shapes[-1][0] * shapes[-1][1] * 3 * _FLOAT
+    held = (content_hw[0] * content_hw[1] + sum(h * w for h, w in style_hws)) * 3 * _FLOAT
+    final = schedule.shapes[-1][0] * schedule.shapes[-1][1] * 3 * _FLOAT
     # The content at the run's size, its tensor, the last iterate's copy and the result.
     images = held + 4 * final
-    best = MemoryEstimate(weights + images, str(device), None, {"weights": weights, "images": images})
+    available = available_bytes(device)
+    best = MemoryEstimate(weights + images, str(device), None, {"weights": weights, "images": images}, available)
     factor = getattr(network, "backward_memory", 2.0)
     if getattr(network, "checkpointing", False):
         factor += _CHECKPOINT_FACTOR
-    for shape, count, styles in zip(shapes, steps, style_shapes):
+    for shape, count in zip(schedule.shapes, schedule.steps):
         if count == 0:
             continue
+        styles = [style_shape(hw, shape, style_scale) for hw in style_hws]
         try:
-            cached, saved, read, largest = _trace(network, terms, layers, shape, styles, masked)
+            cached, saved, read, largest = _trace(network, objective.terms, objective.layers, shape, styles, masked)
         except Exception:  # a backbone that cannot run on meta tensors: no estimate of features
             _log.warning("cannot trace %s on the meta device: its memory is not estimated",
                          type(network).__name__, exc_info=_log.isEnabledFor(logging.DEBUG))
@@ -204,17 +206,26 @@ def estimate_run_bytes(
         # Targets are prepared (reference features cached, one layer's forward in flight)
         # before the steps run (activations saved, then backward's gradients and workspaces).
         features = max(cached + 2 * largest, saved + factor * read)
-        optimizer_bytes = _optimizer_buffers(optimizer, optimizer_options, count) * image
+        optimizer_bytes = _optimizer_buffers(optimizer.entry.name, optimizer.options, count) * image
         parts = {"weights": weights, "images": images, "features": int(features), "optimizer": optimizer_bytes}
         total = sum(parts.values())
         if total > best.peak_bytes:
-            best = MemoryEstimate(total, str(device), tuple(shape), parts)
+            best = MemoryEstimate(total, str(device), tuple(shape), parts, available)
     return best
 
 
 def estimate_peak_bytes(plan: "RunPlan") -> MemoryEstimate:
-    """The peak memory of running ``plan`` (see the module docstring for the model)."""
-    return plan.memory
+    """The peak memory of running ``plan`` (see the module docstring for the model).
+
+    :func:`~nst_engine.plan.plan_run` has already done this (``plan.memory``) before resizing
+    anything; this redoes it, e.g. with the memory available now.
+    """
+    content = plan.input_shapes["content"]
+    return estimate_run_bytes(
+        network=plan.network, objective=plan.objective, schedule=plan.schedule, content_hw=tuple(content[:2]),
+        style_hws=[s.shape[:2] for s in plan.styles], style_scale=plan.options["style_scale"],
+        masked=plan.masks is not None, optimizer=plan.optimizer, device=plan.device,
+    )
 
 
 def check_fits(estimate: MemoryEstimate, *, size: int | None, checkpointing: bool, optimizer: str,

@@ -72,7 +72,8 @@ def build_terms(weights: Mapping[str, float], options: Mapping[str, Mapping[str,
     """Create the loss terms named in ``weights``; ``options`` holds each one's options."""
     stray = sorted(set(options) - set(weights))
     if stray:
-        raise OptionError(f"options given for loss(es) {', '.join(stray)} that are not in use; add them to losses")
+        raise OptionError(f"options given for loss(es) {', '.join(stray)} that are not in use; add them to losses",
+                          option="loss_options")
     terms = []
     for name, weight in weights.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from .cancellation import CancelRequest, Cancelled, cancellable, raise_if_cancelled
 from .errors import OptionError, PluginError
 from .images import merge_alpha
-from .plan import CHECKPOINT_PIXELS, DEFAULT_LOSSES, Init, RunPlan, plan_run, style_shape
+from .plan import CHECKPOINT_PIXELS, DEFAULT_LOSSES, Init, RunPlan, plan_run
+from .schedule import style_shape
 from .plugin_calls import is_builtin
 from .provenance import run_provenance
 from .references import CONTENT, STYLE, STYLE_AT_CONTENT, style_ref

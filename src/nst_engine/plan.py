@@ -20,7 +20,7 @@ from .devices import resolve_device
 from .errors import OptionError
 from .images import resize_to, split_image
 from .masks import style_masks
-from .memory import MemoryEstimate, available_bytes, check_fits, estimate_run_bytes
+from .memory import MemoryEstimate, check_fits, estimate_run_bytes
 from .objective import Objective, build_terms, expand_styles
 from .plugin_calls import blamed
 from .preservation import ColorPreservation
@@ -111,13 +111,6 @@ def _run_shape(shape: tuple[int, int], size: int | None) -> tuple[int, int]:
         return shape
     h, w = shape
     factor = size / max(h, w)
-    return max(1, round(h * factor)), max(1, round(w * factor))
-
-
-def style_shape(style_hw: tuple[int, int], content_shape: tuple[int, int], style_scale: float) -> tuple[int, int]:
-    """A style image's shape at a scale: its longer side the content's times ``style_scale``."""
-    h, w = style_hw
-    factor = max(content_shape) * style_scale / max(h, w)
     return max(1, round(h * factor)), max(1, round(w * factor))
 
 
@@ -219,17 +212,14 @@ def plan_run(
     if hasattr(net, "checkpointing"):
         net.checkpointing = uses_checkpointing
 
-    input_pixels = content_rgb.shape[0] * content_rgb.shape[1] + sum(s.shape[0] * s.shape[1] for s in styles_rgb)
     estimate = estimate_run_bytes(
-        network=net, terms=terms, layers=objective.layers, shapes=shapes, steps=schedule.steps,
-        style_shapes=[[style_shape(s.shape[:2], hw, style_scale) for s in styles_rgb] for hw in shapes],
-        input_pixels=input_pixels, masked=mask is not None, optimizer=optimizer,
-        optimizer_options=optimizer_bound.options, device=dev,
+        network=net, objective=objective, schedule=schedule, content_hw=content_rgb.shape[:2],
+        style_hws=[s.shape[:2] for s in styles_rgb], style_scale=style_scale, masked=mask is not None,
+        optimizer=optimizer_bound, device=dev,
     )
-    estimate = MemoryEstimate(estimate.peak_bytes, estimate.device, estimate.shape, estimate.parts, available_bytes(dev))
     if check_memory:
         check_fits(estimate, size=size, checkpointing=bool(getattr(net, "checkpointing", True)), optimizer=optimizer,
-                   history_size=optimizer_bound.options.get("history_size"))
+                   history_size=_with_defaults(optimizer_entry, optimizer_bound.options).get("history_size"))
 
     content_rgb = resize_to(content_rgb, shape)
     masks = style_masks(mask, len(styles_rgb), shape)

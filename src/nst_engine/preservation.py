@@ -36,7 +36,7 @@ def parse_color_mode(mode: str) -> tuple[str, str | None]:
         get_entry("color_transfers", transfer)
         return when, transfer
     raise OptionError(
-        f"color must be none, luminance, before:<transfer> or after:<transfer>; got {mode!r}"
+        f"color must be none, luminance, before:<transfer> or after:<transfer>; got {mode!r}", option="color"
     )
 
 
@@ -67,7 +67,7 @@ class ColorPreservation:
             self._transfer = lambda source, reference: call_color_transfer(entry, source, reference, bound)
             self.plugin = {"name": name, "plugin": entry.plugin, "version": entry.plugin_version, "options": bound}
         elif self.options:
-            raise OptionError(f"color options were given but color={self.mode!r} takes none")
+            raise OptionError(f"color options were given but color={self.mode!r} takes none", option="color_options")
         else:
             self.plugin = None
 

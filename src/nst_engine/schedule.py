@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["scale_shapes", "split_steps", "MIN_SIDE"]
+__all__ = ["scale_shapes", "split_steps", "style_shape", "MIN_SIDE"]
 
 #: Coarser scales whose shorter side would fall below this are skipped: deep VGG layers
 #: (four poolings) need at least this much image to say anything about style.
@@ -34,3 +34,10 @@ def split_steps(steps: int, parts: int) -> list[int]:
         raise ValueError(f"steps must be >= 0; got {steps}")
     base, extra = divmod(steps, parts)
     return [base + (1 if i >= parts - extra else 0) for i in range(parts)]
+
+
+def style_shape(style_hw: tuple[int, int], content_shape: tuple[int, int], style_scale: float) -> tuple[int, int]:
+    """A style image's shape at a scale: its longer side the content's times ``style_scale``."""
+    h, w = style_hw
+    factor = max(content_shape) * style_scale / max(h, w)
+    return max(1, round(h * factor)), max(1, round(w * factor))

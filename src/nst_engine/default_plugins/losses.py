@@ -2,7 +2,7 @@ from nst_engine.hookspecs import hookimpl
 from nst_engine.losses import ContentLoss, GramLoss, MeanStdLoss, TotalVariationLoss
 from nst_engine.losses.mmd import MMDLoss
 from nst_engine.losses.multiscale import MultiScaleLoss
-from nst_engine.losses.seed002 import CombinedImageLoss, StyledContentLoss
+from nst_engine.losses.auxiliary import CombinedImageLoss, StyledContentLoss
 
 
 @hookimpl

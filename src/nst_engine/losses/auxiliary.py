@@ -1,6 +1,7 @@
-"""The auxiliary losses of seed 002 ("Neural style transfer, creating art with deep learning").
+"""Auxiliary content losses: a secondary content term and a content/style blend target.
 
-The paper names them without fixing every detail; our reading, stated so results can be judged:
+"Neural style transfer, creating art with deep learning" (the document this project started
+from) names them without fixing every detail; our reading, stated so results can be judged:
 
 - **styled-content** (the "secondary content loss", small weight): a second content term at a
   shallower layer than the main one, so fine structure of the content survives the styling.
@@ -17,13 +18,14 @@ from typing import Annotated, Any
 
 import torch
 
+from ..references import CONTENT, STYLE_AT_CONTENT
 from .terms import ContentLoss, LayerWeights, Layers, References
 
 __all__ = ["StyledContentLoss", "CombinedImageLoss"]
 
 
 class StyledContentLoss(ContentLoss):
-    """Secondary content loss at a shallow layer (seed 002), to be given a small weight."""
+    """Secondary content loss at a shallow layer, to be given a small weight."""
 
     def resolve_layers(self, backbone: Any) -> tuple[str, ...]:
         if not self.layers:
@@ -33,7 +35,7 @@ class StyledContentLoss(ContentLoss):
 
 
 class CombinedImageLoss(ContentLoss):
-    """Content loss against a content/style blend (seed 002's "combined image" loss)."""
+    """Content loss against a content/style blend (the "combined image" loss)."""
 
     def __init__(
         self,
@@ -46,7 +48,7 @@ class CombinedImageLoss(ContentLoss):
         self.blend = blend
 
     def prepare(self, references: References) -> dict[str, Any]:
-        content, style = references.image("content"), references.image("style@content")
+        content, style = references.image(CONTENT), references.image(STYLE_AT_CONTENT)
         dims = (2, 3)
         recoloured = (content - content.mean(dims, keepdim=True)) / content.std(dims, keepdim=True).clamp_min(1e-6)
         recoloured = recoloured * style.std(dims, keepdim=True) + style.mean(dims, keepdim=True)

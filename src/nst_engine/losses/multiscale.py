@@ -1,4 +1,4 @@
-"""Multi-scale loss (seed 002): a loss evaluated on the image at several scales.
+"""Multi-scale loss: a loss evaluated on the image at several scales.
 
 Each scale sees the generated and reference images resized by its factor, so the same
 backbone layers measure coarser or finer structure: fine detail and large-scale structure
@@ -42,7 +42,11 @@ def _scale(image: torch.Tensor, factor: float) -> torch.Tensor:
 
 
 class MultiScaleLoss(Loss):
-    """A registered loss averaged over image scales (seed 002's multi-scale loss)."""
+    """A registered loss averaged over image scales.
+
+    Each instance builds its own ``base``: the pipeline gives every style term its own
+    instance, so the reference and mask copied into the base here belong to this term alone.
+    """
 
     def __init__(
         self,

@@ -6,8 +6,9 @@ per scale, without gradients, through :meth:`Loss.prepare`, which gets the run's
 :class:`References` (reference images and their features, computed once and shared), then
 calls the term every step with the generated image and its features.
 
-With several style images, the pipeline gives each its own copy of every style term, with
-``reference`` set to ``"style:<i>"`` and an optional ``mask`` (1×1×H×W in [0, 1]) that limits
+With several style images, the pipeline gives each its own instance of every style term (built
+again from its factory and options), with ``reference`` set to ``"style:<i>"``
+(:func:`nst_engine.references.style_ref`) and an optional ``mask`` (1×1×H×W in [0, 1]) that limits
 where in the generated image the term's statistics are taken; content terms then get the
 union of the masks.
 """
@@ -37,7 +38,7 @@ class References(Protocol):
     backbone: Any
 
     def image(self, name: str) -> torch.Tensor:
-        """The reference image ``name`` (``"content"``, ``"style"``, ``"style:1"``...), 1×3×H×W."""
+        """The reference image ``name`` (see :mod:`nst_engine.references`), 1×3×H×W."""
 
     def features(self, name: str, layers: tuple[str, ...]) -> Mapping[str, torch.Tensor]:
         """The backbone's activations of that image at ``layers`` (cached)."""

@@ -1,0 +1,57 @@
+"""The memory estimate: traced on the meta device, refusing runs that would not fit."""
+
+import time
+
+import pytest
+
+from nst_engine import memory
+from nst_engine.errors import NstError, ResourceError
+from nst_engine.memory import available_bytes, estimate_peak_bytes
+from nst_engine.pipeline import stylize
+from nst_engine.plan import plan_run
+
+
+def test_available_memory_is_known():
+    assert available_bytes("cpu") > 2**20
+
+
+def test_a_run_too_large_is_refused_at_once_saying_what_to_change(content_image, fast):
+    started = time.perf_counter()
+    with pytest.raises(ResourceError) as caught:
+        stylize(content_image, content_image, **{**fast, "size": 100_000, "backbone": "vgg19",
+                                                  "backbone_options": {"weights": "random"}, "steps": 300,
+                                                  "checkpointing": False})
+    message = str(caught.value)
+    assert isinstance(caught.value, NstError) and time.perf_counter() - started < 10
+    assert "GB at its peak" in message and "GB is available" in message
+    assert "smaller size (size" in message and "checkpointing on" in message and "history_size (now 100)" in message
+
+
+def test_the_refusal_uses_the_memory_available(content_image, fast, monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 1000)
+    with pytest.raises(ResourceError, match="0.0 GB is available"):
+        plan_run(content_image, content_image, **fast)
+    assert plan_run(content_image, content_image, **fast, check_memory=False).memory.available_bytes == 1000
+
+
+def test_the_estimate_grows_with_size_history_and_checkpointing_lowers_it(content_image, fast):
+    def peak(**options):
+        return plan_run(content_image, content_image, **{**fast, **options}).memory.peak_bytes
+
+    assert peak(size=256) > 3 * peak(size=128)
+    assert peak(size=128, steps=60) > peak(size=128, steps=2)  # L-BFGS remembers up to 100 steps
+    assert peak(size=128, steps=60, optimizer_options={"history_size": 5}) < peak(size=128, steps=60)
+    vgg = {"backbone": "vgg19", "backbone_options": {"weights": "random"}, "size": 256}
+    assert peak(**vgg, checkpointing=True) < peak(**vgg, checkpointing=False)
+
+
+def test_steps_zero_computes_no_features_and_is_estimated_so(content_image, fast):
+    plan = plan_run(content_image, content_image, **{**fast, "steps": 0, "size": 2000})
+    assert plan.memory.shape is None and "features" not in plan.memory.parts
+    result = stylize(content_image, content_image, **{**fast, "steps": 0, "size": 400})
+    assert result.image.shape == (300, 400, 3)
+
+
+def test_estimate_peak_bytes_of_a_plan_redoes_its_estimate(content_image, fast):
+    plan = plan_run(content_image, [content_image, content_image], **fast, mask=[content_image[..., 0] > 100] * 2)
+    assert estimate_peak_bytes(plan).peak_bytes == plan.memory.peak_bytes
