@@ -43,7 +43,7 @@ def test_the_example_transfer_is_a_method_with_its_own_form(widget) -> None:
     assert isinstance(projections, SpinBox)
     assert (projections.value, projections.min, projections.max) == (6, 1, 64)
     assert "random directions per iteration" in projections.tooltip
-    assert {w.name for w in form} == {"projections", "iterations", "seed"}  # masks are data, not options
+    assert {w.name for w in form} == {"projections", "iterations", "seed", "strength"}  # masks are data, not options
     assert not form.native.isHidden()
     widget.method.value = "reinhard"
     assert form.native.isHidden() and not widget.method.form().native.isHidden()  # one form at a time
