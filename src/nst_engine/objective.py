@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from .catalog import get_entry
+from .plugins import get_entry
 from .errors import OptionError, PluginError
 from .losses import Loss
 from .plugin_calls import blamed, origin

@@ -15,7 +15,7 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 import torch
 
-from .catalog import get_entry
+from .plugins import get_entry
 from .devices import resolve_device
 from .errors import OptionError
 from .images import resize_to, split_image
@@ -24,7 +24,7 @@ from .memory import MemoryEstimate, check_fits, estimate_run_bytes
 from .objective import Objective, build_terms, expand_styles
 from .plugin_calls import blamed
 from .preservation import ColorPreservation
-from .registry import Entry, kind_label
+from .entries import Entry, kind_label
 from .schedule import scale_shapes, split_steps
 from .validation import (check_bool, check_choice, check_int, check_mapping, check_positive_float,
                          check_style_shares)

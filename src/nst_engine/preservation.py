@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from skimage.transform import resize
 
-from .catalog import get_entry
+from .plugins import get_entry
 from .color.spaces import rgb_to_yiq, yiq_to_rgb
 from .errors import OptionError
 from .transfers import call_color_transfer

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import get_entry
+from .plugins import get_entry
 from .errors import NstError, PluginError
 from .entries import Entry
 

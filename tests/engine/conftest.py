@@ -10,7 +10,7 @@ from typing import Callable
 
 import pytest
 
-from nst_engine.catalog import set_host
+from nst_engine import set_host
 from nst_engine.plugins import PluginHost
 
 #: Options that make a style-transfer run take well under a second on one core.

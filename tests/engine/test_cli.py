@@ -122,7 +122,7 @@ def register_commands(cli):
 
 
 def test_a_plugin_adds_a_subcommand(install_plugin, capsys):
-    from nst_engine.catalog import set_host
+    from nst_engine import set_host
 
     install_plugin("nst-hello", COMMAND_PLUGIN)
     set_host(None)
@@ -131,7 +131,7 @@ def test_a_plugin_adds_a_subcommand(install_plugin, capsys):
 
 
 def test_a_plugin_whose_command_hook_raises_is_reported(install_plugin, capsys):
-    from nst_engine.catalog import set_host
+    from nst_engine import set_host
 
     install_plugin("nst-hello", "from nst_engine import hookimpl\n@hookimpl\ndef register_commands(cli):\n    raise ValueError('no')\n")
     set_host(None)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from cli_helpers import run
 
-from nst_engine.catalog import set_host
+from nst_engine import set_host
 from nst_engine.files import read_image, read_provenance, write_image
 
 INSTALL = "install it: python -m pip install -e examples/nst-plugin-example"

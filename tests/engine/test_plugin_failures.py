@@ -2,7 +2,7 @@
 
 import pytest
 
-from nst_engine.catalog import set_host
+from nst_engine import set_host
 from nst_engine.errors import OptionError, PluginError
 from nst_engine.pipeline import stylize
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from nst_engine import hookimpl
 from nst_engine.backbones import Backbone
-from nst_engine.catalog import get_host
+from nst_engine import get_host
 from nst_engine.errors import ImageError
 from nst_engine.losses import ContentLoss
 from nst_engine.plugins import PluginHost
@@ -43,7 +43,7 @@ import types
 import pytest
 import nst_engine
 from nst_engine import hookimpl
-from nst_engine.catalog import get_host
+from nst_engine import get_host
 
 def shift(source, reference, *, amount: float = 0.0):
     """Returns the source."""

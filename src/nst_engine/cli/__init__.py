@@ -17,7 +17,7 @@ from typing import Iterator
 
 import click
 
-from ..catalog import get_host
+from ..plugins import get_host
 from ..errors import NstError
 from .color import color_command
 from .evaluate import evaluate_command

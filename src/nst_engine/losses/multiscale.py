@@ -12,7 +12,7 @@ from typing import Annotated, Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from ..catalog import create_loss
+from ..plugins import create_loss
 from .terms import Loss, References
 
 __all__ = ["MultiScaleLoss"]

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..catalog import create_backbone
+from ..plugins import create_backbone
 from ..images import resize_max_side, split_image
 from ..losses import functional as LF
 

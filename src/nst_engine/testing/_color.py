@@ -9,7 +9,7 @@ from ._common import _REFERENCE_HW, _SELF_TOLERANCE, _SOURCE_HW, _bind, _entry, 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..registry import Entry
+    from ..entries import Entry
 
 
 def _halves(shape: tuple[int, int], left: tuple, right: tuple, seed: int) -> np.ndarray:
