@@ -66,6 +66,7 @@ def main() -> None:
         "seconds_per_step": {f"{h}x{w}": round(statistics.median(v), 2) for (h, w), v in stamps.items()},
         "total_s": round(time.perf_counter() - started, 1),
         "peak_rss_mb": _status_mb("VmHWM"), "rss_before_mb": before,
+        "estimated_mb": round(result.provenance["memory"]["peak_bytes"] / 2**20),  # above rss_before_mb
     }
     print(json.dumps(report))
 
