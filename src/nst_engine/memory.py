@@ -107,16 +107,21 @@ def _meta(shape: tuple[int, ...]) -> torch.Tensor:
     return torch.empty(shape, device="meta").contiguous(memory_format=torch.channels_last)
 
 
-def _trace(network: Any, terms: Sequence[Term], layers: tuple[str, ...], shape: tuple[int, int],
-           style_shapes: Sequence[tuple[int, int]], masked: bool) -> tuple[int, int, int, int]:
-    """At ``shape``: bytes of the reference features, of what autograd saves in one evaluation,
-    of the features the losses read, and of the largest of those."""
+def _meta_copy(network: Any) -> tuple[Any, set[int]]:
+    """The network on the meta device, without the caller's hooks, and its weights' storages."""
     net = copy.deepcopy(network).to("meta")
     for module in net.modules():  # a copy carries the caller's hooks: they must not see the trace
         module._forward_hooks.clear()
         module._forward_pre_hooks.clear()
         module._backward_hooks.clear()
-    skip = set(_storages(list(net.parameters()) + list(net.buffers()), set()))
+    return net, set(_storages(list(net.parameters()) + list(net.buffers()), set()))
+
+
+def _trace(net: Any, weights: set[int], terms: Sequence[Term], layers: tuple[str, ...], shape: tuple[int, int],
+           style_shapes: Sequence[tuple[int, int]], masked: bool) -> tuple[int, int, int, int]:
+    """At ``shape``: bytes of the reference features, of what autograd saves in one evaluation,
+    of the features the losses read, and of the largest of those (``net`` on the meta device)."""
+    skip = set(weights)
     h, w = shape
     images = {CONTENT: _meta((1, 3, h, w)), STYLE_AT_CONTENT: _meta((1, 3, h, w))}
     images.update({style_ref(i): _meta((1, 3, *s)) for i, s in enumerate(style_shapes)})
@@ -192,12 +197,14 @@ def estimate_run_bytes(
     factor = getattr(network, "backward_memory", 2.0)
     if getattr(network, "checkpointing", False):
         factor += _CHECKPOINT_FACTOR
+    meta = None
     for shape, count in zip(schedule.shapes, schedule.steps):
         if count == 0:
             continue
         styles = [style_shape(hw, shape, style_scale) for hw in style_hws]
         try:
-            cached, saved, read, largest = _trace(network, objective.terms, objective.layers, shape, styles, masked)
+            meta = meta or _meta_copy(network)
+            cached, saved, read, largest = _trace(*meta, objective.terms, objective.layers, shape, styles, masked)
         except Exception:  # a backbone that cannot run on meta tensors: no estimate of features
             _log.warning("cannot trace %s on the meta device: its memory is not estimated",
                          type(network).__name__, exc_info=_log.isEnabledFor(logging.DEBUG))
