@@ -12,6 +12,7 @@ reported whether or not weighting is dynamic.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from contextlib import nullcontext
@@ -94,8 +95,9 @@ def build_terms(weights: Mapping[str, float], options: Mapping[str, Mapping[str,
 def expand_styles(terms: list[Term], style_weights: Sequence[float]) -> list[Term]:
     """One term per style term and style image, weighted by that style's share.
 
-    Each gets a fresh loss instance from the term's factory: a copy would share whatever
-    the loss holds by reference (a wrapped base loss, a generator) between the styles.
+    Each gets a fresh loss instance from the term's factory (a deep copy if it has none): a
+    shallow copy would share what the loss holds by reference (a wrapped base loss, a
+    generator) between the styles.
     """
     if len(style_weights) == 1:
         return terms
@@ -106,7 +108,7 @@ def expand_styles(terms: list[Term], style_weights: Sequence[float]) -> list[Ter
             continue
         for index, share in enumerate(style_weights):
             with term.blamed("when built again for another style image"):
-                loss = term.factory(**term.options) if term.factory is not None else term.loss
+                loss = term.factory(**term.options) if term.factory is not None else copy.deepcopy(term.loss)
             loss.reference = style_ref(index)
             out.append(dataclasses.replace(term, name=f"{term.name}[{index}]", weight=term.weight * share, loss=loss))
     return out

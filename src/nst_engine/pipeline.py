@@ -119,7 +119,11 @@ def _check_finite(plan: RunPlan, values: list[float], step: int) -> None:
 
 
 def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator[StepEvent, Any, StyleResult]:
-    """Execute ``plan``: the per-scale step loop of :func:`iter_stylize`, with its events and result."""
+    """Execute ``plan``: the per-scale step loop of :func:`iter_stylize`, with its events and result.
+
+    The plan's backbone moves to its device and its loss terms take each scale's targets: a
+    plan runs once at a time, and a rerun starts afresh from its inputs.
+    """
     started = time.perf_counter()
     options = plan.options
     memory_format = torch.channels_last if options["channels_last"] else torch.contiguous_format

@@ -5,7 +5,6 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-import numpy as np
 import torch
 
 from .plan import RunPlan

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import OptionError
 
-__all__ = ["check_int", "check_positive_float", "check_bool", "check_choice", "check_mapping", "check_style_shares"]
+__all__ = ["check_bool", "check_choice", "check_int", "check_mapping", "check_positive_float", "check_style_shares"]
 
 
 def _got(value: Any) -> str:
