@@ -6,6 +6,8 @@ Scripting entry points: :func:`stylize` / :func:`iter_stylize`, the registry fun
 
 __version__ = "0.1.0"
 
+from .errors import NstError
+from .hookspecs import hookimpl
 from .plugins import (
     PLUGIN_API_VERSION,
     create_backbone,
@@ -21,8 +23,6 @@ from .plugins import (
     list_optimizers,
     set_host,
 )
-from .errors import NstError
-from .hookspecs import hookimpl
 
 #: Entry points that import torch, loaded on first use so ``import nst_engine`` stays light.
 _LAZY = {
