@@ -46,6 +46,18 @@ def test_one_warning_per_broken_plugin_per_session(monkeypatch: pytest.MonkeyPat
         {"name": "nst-broken", "errors": ["import failed: ModuleNotFoundError: No module named 'x'"]},
         {"name": "nst-fine", "errors": []},
     ]
-    _common.warn_plugin_errors(plugins)
-    _common.warn_plugin_errors(plugins)
+    _common.warn_plugin_errors(plugins, lambda: [])
+    _common.warn_plugin_errors(plugins, lambda: [])
     assert len(shown) == 1 and "nst-broken" in shown[0] and "No module named" in shown[0]
+
+
+def test_a_plugin_list_naming_none_installed_warns_once(monkeypatch: pytest.MonkeyPatch, qtbot) -> None:
+    from nst_engine.plugins import PluginProblem
+
+    shown = []
+    monkeypatch.setattr(_common, "show_warning", shown.append)
+    monkeypatch.setattr(_common, "_warned_plugins", set())
+    problems = lambda: [PluginProblem("config", "NST_LOAD_PLUGINS", "NST_LOAD_PLUGINS names nst-typo, ...")]  # noqa: E731
+    _common.warn_plugin_errors(lambda: [], problems)
+    _common.warn_plugin_errors(lambda: [], problems)
+    assert shown == ["nst_engine: NST_LOAD_PLUGINS names nst-typo, ..."]

@@ -16,7 +16,8 @@ from napari.utils.notifications import (
 )
 from qtpy.QtWidgets import QStyledItemDelegate
 
-from nst_engine import get_plugins
+from nst_engine import get_host, get_plugins
+from nst_engine.plugins import PluginProblem
 
 from .._layers import current_index, is_stack, layer_data, plane_of, to_unit
 from .._torch_guard import guard_triton
@@ -107,9 +108,21 @@ def engine_ready() -> None:
     warn_plugin_errors()
 
 
-def warn_plugin_errors(plugins: Callable[[], list[dict]] = get_plugins) -> None:
+def _host_problems() -> list[PluginProblem]:
+    return get_host().problems
+
+
+def warn_plugin_errors(
+    plugins: Callable[[], list[dict]] = get_plugins,
+    host_problems: Callable[[], list[PluginProblem]] = _host_problems,
+) -> None:
     """One warning per nst_engine plugin with errors, once per session: broken plugins are
-    skipped by the engine, and the user should learn why an entry is missing."""
+    skipped by the engine, and the user should learn why an entry is missing. So is a plugin
+    list (``NST_LOAD_PLUGINS``) that names none installed: it would load nothing silently."""
+    for problem in host_problems():
+        if problem.plugin not in _warned_plugins:
+            _warned_plugins.add(problem.plugin)
+            show_warning(f"nst_engine: {problem.message}")
     for plugin in plugins():
         name = plugin.get("name", "?")
         if plugin.get("errors") and name not in _warned_plugins:
