@@ -24,7 +24,8 @@ import torch
 from .plugins import get_entry
 from .errors import OptionError, PluginError
 from .losses import Loss
-from .plugin_calls import blamed, origin
+from .entries import Entry
+from .plugin_calls import blamed
 from .references import opposite, style_index, style_ref
 
 __all__ = ["Term", "Objective", "build_terms", "expand_styles", "ReferenceImages"]
@@ -46,17 +47,16 @@ class Term:
     options: dict[str, Any]
     target: Any = field(default=None, repr=False)
     magnitude: float = 1.0
-    #: Builds another instance of this loss with the same options (one per style image).
-    factory: Callable[..., Loss] | None = field(default=None, repr=False, compare=False)
-    entry_name: str = ""
+    #: The registry entry: builds another instance with the same options (one per style image).
+    entry: Entry | None = field(default=None, repr=False, compare=False)
 
     @property
     def origin(self) -> str:
-        return origin("loss", self.entry_name or self.name, self.plugin, self.plugin_version)
+        return self.entry.origin if self.entry else f"loss {self.name!r} (plugin {self.plugin})"
 
     def blamed(self, doing: str):
         """A context in which this term's loss failing is a :class:`PluginError` naming it."""
-        return blamed("loss", self.entry_name or self.name, self.plugin, self.plugin_version, doing)
+        return blamed(self.entry, doing) if self.entry else nullcontext()
 
     def describe(self) -> dict:
         return {
@@ -86,7 +86,7 @@ def build_terms(weights: Mapping[str, float], options: Mapping[str, Mapping[str,
         except (TypeError, ValueError) as exc:
             raise OptionError(f"loss {name!r}: {exc}", option=f"loss_options {name}") from None
         terms.append(Term(name, float(weight), loss, entry.plugin, entry.plugin_version, bound,
-                          factory=entry.factory, entry_name=name))
+                          entry=entry))
     if not terms:
         raise OptionError("no loss terms: give at least one, e.g. losses={'content': 1, 'gram': 1e4}", option="losses")
     return terms
@@ -95,7 +95,7 @@ def build_terms(weights: Mapping[str, float], options: Mapping[str, Mapping[str,
 def expand_styles(terms: list[Term], style_weights: Sequence[float]) -> list[Term]:
     """One term per style term and style image, weighted by that style's share.
 
-    Each gets a fresh loss instance from the term's factory (a deep copy if it has none): a
+    Each gets a fresh loss instance from the term's entry (a deep copy if it has none): a
     shallow copy would share what the loss holds by reference (a wrapped base loss, a
     generator) between the styles.
     """
@@ -108,7 +108,7 @@ def expand_styles(terms: list[Term], style_weights: Sequence[float]) -> list[Ter
             continue
         for index, share in enumerate(style_weights):
             with term.blamed("when built again for another style image"):
-                loss = term.factory(**term.options) if term.factory is not None else copy.deepcopy(term.loss)
+                loss = term.entry.factory(**term.options) if term.entry else copy.deepcopy(term.loss)
             loss.reference = style_ref(index)
             out.append(dataclasses.replace(term, name=f"{term.name}[{index}]", weight=term.weight * share, loss=loss))
     return out
@@ -162,7 +162,7 @@ class Objective:
                 with term.blamed("resolving its layers"):
                     wanted.update(term.loss.resolve_layers(backbone))
             except ValueError as exc:
-                raise OptionError(str(exc), option=f"loss_options {term.entry_name or term.name}") from None
+                raise OptionError(str(exc), option=f"loss_options {term.entry.name if term.entry else term.name}") from None
         self.layers = backbone.check_layers(wanted)
         #: Each term's factor in the total: its weight, divided by its magnitude if dynamic.
         self.multipliers = torch.ones(len(terms))

@@ -24,7 +24,7 @@ from .memory import MemoryEstimate, check_fits, estimate_run_bytes
 from .objective import Objective, build_terms, expand_styles
 from .plugin_calls import blamed
 from .preservation import ColorPreservation
-from .entries import Entry, kind_label
+from .entries import Entry
 from .schedule import scale_shapes, split_steps
 from .validation import (check_bool, check_choice, check_int, check_mapping, check_positive_float,
                          check_style_shares)
@@ -51,8 +51,7 @@ class Bound:
 
     def blamed(self, doing: str):
         """A context in which the entry's failure is a one-line :class:`PluginError` naming it."""
-        entry = self.entry
-        return blamed(kind_label(entry.kind), entry.name, entry.plugin, entry.plugin_version, doing)
+        return blamed(self.entry, doing)
 
     def create(self, *args: Any) -> Any:
         with self.blamed("when built"):
@@ -227,7 +226,7 @@ def plan_run(
     options = {
         "style_weights": list(shares), "mask": mask is not None, "dynamic_weights": dynamic_weights,
         "backbone": backbone, "backbone_options": _with_defaults(backbone_entry, backbone_bound.options), "losses": dict(weights),
-        "loss_options": {t.name: _with_defaults(get_entry("losses", t.entry_name), t.options) for t in terms}, "optimizer": optimizer,
+        "loss_options": {t.name: _with_defaults(t.entry, t.options) for t in terms}, "optimizer": optimizer,
         "optimizer_options": _with_defaults(optimizer_entry, optimizer_bound.options), "steps": steps, "size": size, "scales": scales,
         "style_scale": style_scale, "init": init, "init_image": warm is not None, "seed": seed,
         "device": str(device), "threads": threads, "channels_last": channels_last, "checkpointing": checkpointing,

@@ -11,16 +11,12 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from .cancellation import Cancelled
+from .entries import Entry
 from .errors import NstError, PluginError
 
-__all__ = ["origin", "is_builtin", "blamed"]
+__all__ = ["is_builtin", "blamed"]
 
 _BUILTIN = "nst_engine."
-
-
-def origin(kind: str, name: str, plugin: str, version: str | None) -> str:
-    """``"loss 'gram' (plugin nst_engine.default_plugins.losses 0.1.0)"``, for messages."""
-    return f"{kind} {name!r} (plugin {plugin}{' ' + version if version else ''})"
 
 
 def is_builtin(plugin: str) -> bool:
@@ -29,8 +25,8 @@ def is_builtin(plugin: str) -> bool:
 
 
 @contextmanager
-def blamed(kind: str, name: str, plugin: str, version: str | None, doing: str) -> Iterator[None]:
-    """Re-raise a plugin's exception as a one-line :class:`PluginError` naming it and ``doing``.
+def blamed(entry: Entry, doing: str) -> Iterator[None]:
+    """Re-raise ``entry``'s exception as a one-line :class:`PluginError` naming it and ``doing``.
 
     Cancellation, the engine's own errors and running out of memory pass through unchanged:
     they are not the plugin's fault, and their handlers downstream rely on their types.
@@ -40,10 +36,10 @@ def blamed(kind: str, name: str, plugin: str, version: str | None, doing: str) -
     except (NstError, Cancelled, MemoryError):
         raise
     except Exception as exc:
-        if is_builtin(plugin) or "out of memory" in str(exc):
+        if is_builtin(entry.plugin) or "out of memory" in str(exc):
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise PluginError(
-            f"{origin(kind, name, plugin, version)} failed {doing}: {type(exc).__name__}"
+            f"{entry.origin} failed {doing}: {type(exc).__name__}"
             + (f": {message}" if message else "")
         ) from exc
