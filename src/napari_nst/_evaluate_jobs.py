@@ -14,7 +14,7 @@ import numpy as np
 from nst_engine import metrics
 from nst_engine.errors import NstError
 from nst_engine.images import resize_to, split_image
-from nst_engine.metrics import kde_on_grid, kl_divergence, ssim
+from nst_engine.metrics import channel_densities, kl_divergence, ssim
 
 from ._workers import RunFailed, failure_message
 
@@ -52,17 +52,6 @@ class Evaluation:
     densities: dict[str, dict[str, np.ndarray]]
     grid: int
     gram_note: str | None = None
-
-
-def channel_densities(image: np.ndarray, *, grid: int = 256) -> dict[str, np.ndarray]:
-    """Per-channel KDE on [0, 1] (the estimator behind the KL figures), gray as one channel."""
-    array = np.asarray(image)
-    rgb, alpha = split_image(array)
-    keep = None if alpha is None or not (alpha > 0).any() else alpha > 0
-    pixels = rgb.reshape(-1, 3) if keep is None else rgb[keep]
-    gray = array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (1, 2))
-    names = ("gray",) if gray else ("R", "G", "B")
-    return {n: kde_on_grid(pixels[:, c], grid=grid)[0] for c, n in enumerate(names)}
 
 
 def evaluate(

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from nst_engine.images import max_side_shape
+
 __all__ = [
     "leading_axes",
     "is_stack",
@@ -117,14 +119,10 @@ def scaling_note(layer: Any, image: np.ndarray) -> str:
 def output_hw(shape: tuple[int, ...], size: int | None) -> tuple[int, int]:
     """Height and width of a result whose longer side is ``size`` (None or 0: unchanged).
 
-    The same rule as :func:`nst_engine.images.resize_max_side`, so the result layer can be
-    made at its final shape before the first preview arrives.
+    The engine's own rule (:func:`nst_engine.images.max_side_shape`), so the result layer can
+    be made at its final shape before the first preview arrives.
     """
-    h, w = int(shape[0]), int(shape[1])
-    if not size:
-        return h, w
-    scale = size / max(h, w)
-    return max(1, round(h * scale)), max(1, round(w * scale))
+    return max_side_shape(shape, size or None)
 
 
 def output_geometry(

@@ -10,7 +10,17 @@ from skimage.transform import resize
 
 from .errors import ImageError
 
-__all__ = ["split_image", "merge_alpha", "is_image", "resize_max_side", "resize_to", "to_uint", "to_unit_float"]
+__all__ = [
+    "split_image",
+    "merge_alpha",
+    "is_image",
+    "max_side_shape",
+    "resize_max_side",
+    "resize_to",
+    "read_only",
+    "to_uint",
+    "to_unit_float",
+]
 
 
 def is_image(array: object) -> bool:
@@ -99,15 +109,35 @@ def resize_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
+def max_side_shape(shape: tuple[int, ...], size: int | None) -> tuple[int, int]:
+    """Height and width with the longer side at ``size`` pixels (aspect kept, rounded).
+
+    The one rounding rule: the run plan, :func:`resize_max_side` and the napari result layer
+    (made at its final shape before the first preview) all use it. ``None`` keeps the shape.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    if size is None:
+        return h, w
+    if size < 1:
+        raise ImageError(f"size must be a positive number of pixels; got {size}")
+    scale = size / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def resize_max_side(image: np.ndarray, size: int | None) -> np.ndarray:
     """Scale so the longer side is ``size`` pixels (aspect kept); ``None`` keeps the size."""
     if size is None:
         return image.astype(np.float32, copy=True)
-    if size < 1:
-        raise ImageError(f"size must be a positive number of pixels; got {size}")
-    h, w = image.shape[:2]
-    scale = size / max(h, w)
-    return resize_to(image, (max(1, round(h * scale)), max(1, round(w * scale))))
+    return resize_to(image, max_side_shape(image.shape, size))
+
+
+def read_only(array: np.ndarray | None) -> np.ndarray | None:
+    """A read-only view: what the engine hands a plugin, so it cannot write into the caller's data."""
+    if array is None:
+        return None
+    view = np.asarray(array).view()
+    view.flags.writeable = False
+    return view
 
 
 def to_uint(image: np.ndarray, dtype: type = np.uint8) -> np.ndarray:

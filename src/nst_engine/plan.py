@@ -15,19 +15,25 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 import torch
 
-from .plugins import get_entry
 from .devices import resolve_device
+from .entries import Entry
 from .errors import OptionError
-from .images import resize_to, split_image
+from .images import max_side_shape, resize_to, split_image
 from .masks import style_masks
 from .memory import MemoryEstimate, check_fits, estimate_run_bytes
 from .objective import Objective, build_terms, expand_styles
 from .plugin_calls import blamed
+from .plugins import get_entry
 from .preservation import ColorPreservation
-from .entries import Entry
 from .schedule import scale_shapes, split_steps
-from .validation import (check_bool, check_choice, check_int, check_mapping, check_positive_float,
-                         check_style_shares)
+from .validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_mapping,
+    check_positive_float,
+    check_style_shares,
+)
 
 __all__ = ["RunPlan", "Bound", "Schedule", "plan_run", "DEFAULT_LOSSES", "CHECKPOINT_PIXELS", "INITS"]
 
@@ -102,15 +108,6 @@ class RunPlan:
     options: Mapping[str, Any] = field(repr=False)
     input_shapes: Mapping[str, Any] = field(repr=False)
     precision: str = "fp32"
-
-
-def _run_shape(shape: tuple[int, int], size: int | None) -> tuple[int, int]:
-    """The content's shape with its longer side at ``size`` (as ``images.resize_max_side``)."""
-    if size is None:
-        return shape
-    h, w = shape
-    factor = size / max(h, w)
-    return max(1, round(h * factor)), max(1, round(w * factor))
 
 
 def _with_defaults(entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -199,7 +196,7 @@ def plan_run(
     optimizer_bound = Bound(optimizer_entry, optimizer_entry.bind(optimizer_options))
     terms = expand_styles(build_terms(weights, loss_options), shares)
 
-    shape = _run_shape(content_rgb.shape[:2], size)
+    shape = max_side_shape(content_rgb.shape[:2], size)
     shapes = tuple(scale_shapes(shape, scales))
     schedule = Schedule(shapes, tuple(split_steps(steps, len(shapes))))
     # Frozen whatever the factory did: weight gradients would cost ~30% per step for nothing.

@@ -7,15 +7,10 @@ from typing import Any
 
 import torch
 
+from . import __version__
 from .plan import RunPlan
 
 __all__ = ["run_provenance"]
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _balance(plan: RunPlan, raw: torch.Tensor | None) -> dict[str, float] | None:
@@ -31,7 +26,7 @@ def run_provenance(plan: RunPlan, *, steps_run: int, cancelled: bool, raw: torch
     """The provenance of a run of ``plan``: versions, plugins, every option, schedule, timings."""
     return {
         "engine": "nst_engine",
-        "version": _version(),
+        "version": __version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "method": "gatys",

@@ -8,25 +8,18 @@ that recolour many images (``nst_engine.create_color_transfer``).
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .plugins import get_entry
-from .errors import NstError, PluginError
 from .entries import Entry
+from .errors import NstError, PluginError
+from .images import read_only
+from .plugins import get_entry
 
 __all__ = ["color_transfer", "call_color_transfer", "bind_color_transfer", "BoundColorTransfer", "all_options"]
 
-
-def _read_only(array: np.ndarray | None) -> np.ndarray | None:
-    if array is None:
-        return None
-    view = np.asarray(array).view()
-    view.flags.writeable = False
-    return view
 
 
 def call_color_transfer(
@@ -41,13 +34,13 @@ def call_color_transfer(
     """Run ``entry`` with already-bound ``options``; raise :class:`PluginError` if it misbehaves."""
     source, reference = np.asarray(source), np.asarray(reference)
     masks = {"source_mask": source_mask, "reference_mask": reference_mask}
-    accepted = inspect.signature(entry.factory).parameters
+    accepted = entry.arrays
     for name, mask in masks.items():
         if mask is not None and name not in accepted:
             raise NstError(f"{entry.origin} does not take {name}; use a transfer that supports masks")
-    kwargs = {name: _read_only(mask) for name, mask in masks.items() if name in accepted}
+    kwargs = {name: read_only(mask) for name, mask in masks.items() if name in accepted}
     try:
-        result = entry.factory(_read_only(source), _read_only(reference), **kwargs, **options)
+        result = entry.factory(read_only(source), read_only(reference), **kwargs, **options)
     except Exception as exc:
         if isinstance(exc, NstError) or entry.plugin.startswith("nst_engine."):
             raise  # the engine's own verdict on the input: the message already names the fix

@@ -78,7 +78,7 @@ def stylize_command(content, styles, output, sample, backbone, optimizer, steps,
     if not sample and not (content and styles):
         raise click.UsageError("give both CONTENT and STYLE")
     weights = loss_weights(DEFAULT_LOSSES, losses)
-    groups = group_options(params, ["backbone", "optimizer", "color", *weights])
+    groups = group_options(params, ["backbone", "optimizer", *weights, "color"])
     if sample:
         content_img, style_img = sample_pair()
         style_imgs = [style_img]

@@ -3,10 +3,10 @@ closeness (Gram-matrix distance)."""
 
 from typing import Any
 
-from .kl import KLResult, kde_on_grid, kl_divergence
+from .kl import KLResult, channel_densities, kde_on_grid, kl_divergence
 from .ssim import ssim
 
-__all__ = ["KLResult", "kl_divergence", "kde_on_grid", "ssim", "gram_distance", "gram_distances"]
+__all__ = ["KLResult", "kl_divergence", "kde_on_grid", "channel_densities", "ssim", "gram_distance", "gram_distances"]
 
 
 def __getattr__(name: str) -> Any:

@@ -27,7 +27,7 @@ import numpy as np
 from nst_engine.errors import ImageError
 from nst_engine.images import split_image
 
-__all__ = ["KLResult", "kl_divergence", "kde_on_grid"]
+__all__ = ["KLResult", "kl_divergence", "kde_on_grid", "channel_densities"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,15 @@ def _kl(p: np.ndarray, q: np.ndarray) -> float:
 def _floored(density: np.ndarray, floor: float) -> np.ndarray:
     floored = np.maximum(density, floor)
     return floored / floored.sum()
+
+
+def channel_densities(image: np.ndarray, *, grid: int = 256) -> dict[str, np.ndarray]:
+    """Each channel's density on [0, 1] (the KDE behind :func:`kl_divergence`), for plotting.
+
+    The same pixels the KL counts (opaque ones; gray as one channel named ``"gray"``).
+    """
+    pixels, names = _channel_values(image, None, "image", "mask")
+    return {n: kde_on_grid(pixels[:, c], grid=grid)[0] for c, n in enumerate(names)}
 
 
 def _channel_values(

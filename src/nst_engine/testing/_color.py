@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from ._common import _REFERENCE_HW, _SELF_TOLERANCE, _SOURCE_HW, _bind, _entry, _expect, _label
+from ._common import (
+    _REFERENCE_HW,
+    _SELF_TOLERANCE,
+    _SOURCE_HW,
+    _bind,
+    _entry,
+    _expect,
+    _label,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,24 +38,19 @@ def _as(unit: np.ndarray, dtype: Any) -> np.ndarray:
     return to_uint(unit, dtype) if np.issubdtype(dtype, np.unsignedinteger) else unit.astype(dtype)
 
 
-def _read_only(array: np.ndarray | None) -> np.ndarray | None:
-    if array is None:
-        return None
-    view = array.view()
-    view.flags.writeable = False
-    return view
-
 
 def _transfer(entry: Entry, options: dict, label: str, case: str, source: np.ndarray,
               reference: np.ndarray, **masks: np.ndarray) -> np.ndarray:
     """One call on read-only inputs, with the result checked against the contract."""
     import numpy as np
 
+    from ..images import read_only
+
     kept = [source.copy(), reference.copy(), *(m.copy() for m in masks.values())]
     doing = f"given a {case} (source {source.dtype} {source.shape}, reference {reference.shape})"
     try:
-        result = entry.factory(_read_only(source), _read_only(reference),
-                               **{k: _read_only(m) for k, m in masks.items()}, **options)
+        result = entry.factory(read_only(source), read_only(reference),
+                               **{k: read_only(m) for k, m in masks.items()}, **options)
     except ValueError as exc:
         if "read-only" in str(exc):
             raise AssertionError(
@@ -121,11 +124,9 @@ def check_color_transfer(transfer: str | Callable[..., Any], /, **options: Any) 
 
 def _check_masks(entry: Entry, options: dict, label: str, source: np.ndarray, reference: np.ndarray,
                  plain: np.ndarray) -> None:
-    import inspect
-
     import numpy as np
 
-    taken = [m for m in ("source_mask", "reference_mask") if m in inspect.signature(entry.factory).parameters]
+    taken = [m for m in ("source_mask", "reference_mask") if m in entry.arrays]
     for name in taken:
         shape = (source if name == "source_mask" else reference).shape[:2]
         full, half = np.ones(shape, bool), np.zeros(shape, bool)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
+from ..references import CONTENT, STYLE, STYLE_AT_CONTENT, style_ref
 from ._common import _TENSOR_HW, _attempt, _bind, _entry, _expect, _label
 
 
@@ -59,7 +60,7 @@ def check_loss(loss: str | Callable[..., Any], /, *, backbone: Any = "random-mul
         _expect(bool(torch.isfinite(out)), label, f"returned {out.item()}: the value must be finite")
         return out
 
-    distinct = {"content": content, "style": style, "style:0": style, "style@content": style}
+    distinct = {CONTENT: content, STYLE: style, style_ref(0): style, STYLE_AT_CONTENT: style}
     pixels = image.clone().requires_grad_(True)
     far = value(term, pixels, distinct)
     _expect(far.requires_grad, label, "returned a value without a gradient: compute it from the image or its features")
@@ -73,7 +74,7 @@ def check_loss(loss: str | Callable[..., Any], /, *, backbone: Any = "random-mul
                 f"({far:.3g} on another image): a {role} loss must vanish at its target")
     if role == "style":  # as the pipeline runs it with several style images and a mask
         copied = copy.copy(term)
-        copied.reference, copied.mask = "style:0", torch.zeros(1, 1, *_TENSOR_HW)
+        copied.reference, copied.mask = style_ref(0), torch.zeros(1, 1, *_TENSOR_HW)
         copied.mask[..., : _TENSOR_HW[1] // 2] = 1.0
         value(copied, image, distinct)
 
