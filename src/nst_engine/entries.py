@@ -102,8 +102,17 @@ class Entry:
         return f"{self.label} (plugin {self.plugin}{version})"
 
     def bind(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate ``options`` (strings are parsed) against this entry's schema."""
-        return _bind_options(self.options, options, owner=self.label)
+        """Validate ``options`` (strings are parsed) against this entry's schema.
+
+        A bad value is an :class:`OptionError` that names the entry and, in ``option``, the
+        option as the engine's API spells it (``"optimizer lr"``), for a front end to map.
+        """
+        try:
+            return _bind_options(self.options, options, owner=self.label)
+        except OptionError as exc:
+            if exc.option is None:
+                raise
+            raise OptionError(f"{self.label}: {exc}", option=f"{_GROUPS[self.kind](self.name)} {exc.option}") from None
 
     def create(self, *args: Any, **options: Any) -> Any:
         """Call the factory with data ``args`` and validated ``options``."""
@@ -250,12 +259,12 @@ def _parse_scalar(option: Option, text: str) -> Any:
             return True
         if text.lower() in _FALSE:
             return False
-        raise OptionError(f"option {option.name!r} takes true or false, not {text!r}")
+        raise OptionError(f"option {option.name!r} takes true or false, not {text!r}", option=option.name)
     try:
         return option.kind(text)
     except ValueError:
         raise OptionError(
-            f"option {option.name!r} takes {_article(option.kind)}, not {text!r}"
+            f"option {option.name!r} takes {_article(option.kind)}, not {text!r}", option=option.name
         ) from None
 
 
@@ -264,24 +273,31 @@ def _article(kind: type) -> str:
     return ("an " if kind.__name__[0] in "aeiou" else "a ") + kind.__name__
 
 
+#: How ``iter_stylize``'s keywords name an entry's options: ``optimizer_options``, ``loss_options[name]``...
+_GROUPS = {
+    "backbones": lambda name: "backbone",
+    "optimizers": lambda name: "optimizer",
+    "losses": lambda name: f"loss_options {name}",
+    "color_transfers": lambda name: "color_options",
+}
+
+
 def _check_scalar(option: Option, value: Any) -> Any:
     if option.kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if option.kind is int and isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, option.kind) or (option.kind is not bool and isinstance(value, bool)):
-        raise OptionError(
-            f"option {option.name!r} takes {_article(option.kind)}, not {value!r}"
-        )
+        raise OptionError(f"option {option.name!r} takes {_article(option.kind)}, not {value!r}", option=option.name)
     if option.choices is not None and value not in option.choices:
         raise OptionError(
-            f"option {option.name!r} must be one of {', '.join(map(str, option.choices))}; "
-            f"got {value!r}"
+            f"option {option.name!r} must be one of {', '.join(map(str, option.choices))}; got {value!r}",
+            option=option.name,
         )
     if option.minimum is not None and value < option.minimum:
-        raise OptionError(f"option {option.name!r} must be >= {option.minimum}; got {value!r}")
+        raise OptionError(f"option {option.name!r} must be >= {option.minimum}; got {value!r}", option=option.name)
     if option.maximum is not None and value > option.maximum:
-        raise OptionError(f"option {option.name!r} must be <= {option.maximum}; got {value!r}")
+        raise OptionError(f"option {option.name!r} must be <= {option.maximum}; got {value!r}", option=option.name)
     return value
 
 

@@ -62,7 +62,7 @@ def test_usage_errors_exit_2(args, message, capsys):
     "extra, message",
     [
         (["--backbone", "vgg91"], "error: no backbone named 'vgg91'"),
-        (["-p", "backbone.channels=many"], "error: option 'channels' takes an int"),
+        (["-p", "backbone.channels=many"], "error: backbone 'random-multiscale': option 'channels' takes an int"),
         (["-p", "gram.layers=relu4_1"], "error: RandomMultiscale has no layer 'relu4_1'"),
     ],
 )
@@ -71,6 +71,14 @@ def test_errors_exit_1_with_one_line(tmp_path, capsys, extra, message):
     code, _, err = run(["stylize", "--sample", "-o", str(out), *FAST_ARGS, *extra], capsys)
     assert code == 1 and err.strip().startswith(message) and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_bad_option_names_its_entry_and_the_flag_that_sets_it(tmp_path, capsys):
+    code, _, err = run(["stylize", "--sample", "-o", str(tmp_path / "o.png"), *FAST_ARGS, "-p", "optimizer.lr=-1"], capsys)
+    assert code == 1
+    assert err.strip() == (
+        "error: optimizer 'lbfgs': option 'lr' must be >= 1e-06; got -1.0 (set with -p optimizer.lr=VALUE)"
+    )
 
 
 def test_missing_vgg_weights_explain_the_fix(tmp_path, capsys, monkeypatch):

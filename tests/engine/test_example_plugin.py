@@ -76,7 +76,9 @@ def test_nst_color_uses_it_and_records_the_plugin(installed, images, tmp_path, c
     assert provenance["method"] == "sliced-ot" and provenance["options"] == {"projections": 8, "iterations": 10, "seed": 0, "strength": 1.0}
     assert (provenance["plugin"], provenance["version"]) == ("example", installed)
     code, _, err = run(["color", *map(str, images), "-o", str(out), "-m", "sliced-ot", "-p", "projections=65"], capsys)
-    assert code == 1 and err.strip() == "error: option 'projections' must be <= 64; got 65"
+    assert code == 1 and err.strip() == (
+        "error: color transfer 'sliced-ot': option 'projections' must be <= 64; got 65 (set with -p projections=VALUE)"
+    )
 
 
 def test_nst_report_includes_it(installed, tmp_path, capsys):

@@ -93,7 +93,8 @@ def images(tmp_path):
                           "for a float32 (12, 16, 3) source; a transfer must keep the source's shape and dtype"),
         ("bad-crash", [], "error: color transfer 'bad-crash' (plugin nst-bad 0.3) failed: "
                           "ZeroDivisionError: integer division or modulo by zero"),
-        ("bad-crash", ["-p", "divisor=x"], "error: option 'divisor' takes an int, not 'x'"),
+        ("bad-crash", ["-p", "divisor=x"],
+         "error: color transfer 'bad-crash': option 'divisor' takes an int, not 'x' (set with -p divisor=VALUE)"),
     ],
 )
 def test_the_command_that_used_it_fails_with_one_line(broken, images, tmp_path, capsys, method, options, message):

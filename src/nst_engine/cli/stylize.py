@@ -17,19 +17,25 @@ __all__ = ["stylize_command"]
 
 
 def _run(events, *, quiet: bool):
-    """Drain the generator with a progress bar; return its result."""
-    bar = tqdm(total=None, unit="step", disable=quiet, leave=False, dynamic_ncols=True)
+    """Drain the generator with a progress bar; return its result.
+
+    The bar appears with the first step: before it the run is planned and checked, and an
+    error then should be the only line on the terminal.
+    """
+    bar = None
     try:
         while True:
             try:
                 event = next(events)
             except StopIteration as done:
                 return done.value
-            bar.total = event.total
+            if bar is None:
+                bar = tqdm(total=event.total, unit="step", disable=quiet, leave=False, dynamic_ncols=True)
             bar.set_postfix(scale=f"{event.scale + 1}/{event.scales}", loss=f"{event.losses['total']:.4g}")
             bar.update(1)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         events.close()
 
 

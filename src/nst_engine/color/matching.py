@@ -128,6 +128,8 @@ def match_values(
         value_range = (float(values.min()), float(values.max()))
     low, high = value_range
     scale = (LEVELS - 1) / (high - low) if high > low else 0.0
+    if not np.isfinite(np.float32(scale)):  # a range of a few subnormals: float32 cannot rank it
+        scale = 0.0
     levels = values - np.float32(low)
     levels *= np.float32(scale)
     levels += np.float32(0.5)
