@@ -6,7 +6,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .metrics.gram import gram_distance
 from .metrics.kl import kl_divergence
 from .metrics.ssim import ssim
 
@@ -36,6 +35,8 @@ def evaluate(
         "ssim": ssim(original, processed),
     }
     if style is not None:
+        from .metrics.gram import gram_distance  # torch, only when a style is given
+
         out["gram_distance"] = gram_distance(processed, style, backbone=backbone, backbone_options=backbone_options)
         out["gram_backbone"] = backbone
     return out

@@ -213,18 +213,21 @@ class PluginHost:
     def entries(self, kind: str) -> dict[str, Entry]:
         """All entries of ``kind`` (``backbones``, ``losses``, ...), by name."""
         if self._entries is None:
-            self._entries = self._collect()
+            self._entries = {}
+            for record in self.records.values():
+                record.provides = {k: [] for k in KINDS}
+                record.problems = [p for p in record.problems if p.kind != "register"]
+        if kind not in self._entries:
+            self._entries[kind] = self._collect(kind)
         return self._entries[kind]
 
-    def _collect(self) -> dict[str, dict[str, Entry]]:
-        for record in self.records.values():
-            record.provides = {k: [] for k in KINDS}
-            record.problems = [p for p in record.problems if p.kind != "register"]
-        collected: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
-        for kind in KINDS:
-            hook = getattr(self.pm.hook, f"register_{kind}")
-            for impl in hook.get_hookimpls():  # in registration order: built-ins first
-                self._call_register_hook(kind, impl, collected[kind])
+    def _collect(self, kind: str) -> dict[str, Entry]:
+        # One kind at a time: the built-in backbones, losses and optimizers import torch in
+        # their hooks, which listing color transfers must not pay for.
+        collected: dict[str, Entry] = {}
+        hook = getattr(self.pm.hook, f"register_{kind}")
+        for impl in hook.get_hookimpls():  # in registration order: built-ins first
+            self._call_register_hook(kind, impl, collected)
         return collected
 
     def _call_register_hook(self, kind: str, impl: Any, into: dict[str, Entry]) -> None:

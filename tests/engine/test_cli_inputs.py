@@ -37,7 +37,7 @@ def no_work(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the run started before the inputs were checked")
 
-    monkeypatch.setattr("nst_engine.cli.stylize.iter_stylize", refuse)
+    monkeypatch.setattr("nst_engine.pipeline.iter_stylize", refuse)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_an_option_error_names_the_flag(files, tmp_path, capsys, monkeypatch):
     def diverge(*args, **kwargs):
         raise OptionError("loss term 'gram' became nan at step 1: lower the optimizer lr", option="optimizer lr")
 
-    monkeypatch.setattr("nst_engine.cli.stylize.iter_stylize", diverge)
+    monkeypatch.setattr("nst_engine.pipeline.iter_stylize", diverge)
     code, _, err = run(["stylize", *map(str, files[:2]), "-o", str(tmp_path / "o.png"), *FAST_ARGS], capsys)
     assert code == 1 and err.strip().endswith("lower the optimizer lr (set with -p optimizer.lr=VALUE)")
 

@@ -8,10 +8,6 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..files import check_output, read_image, write_image
-from ..images import to_unit_float
-from ..masks import read_mask
-from ..transfers import bind_color_transfer
 from .params import split_pairs
 
 __all__ = ["color_command"]
@@ -19,6 +15,8 @@ __all__ = ["color_command"]
 
 def _mask(path: Path | None, image: np.ndarray) -> np.ndarray | None:
     """The statistics mask in ``path`` (nonzero selects), read by the engine's one mask rule."""
+    from ..masks import read_mask
+
     return None if path is None else read_mask(path, shape=image.shape[:2]) != 0
 
 
@@ -36,6 +34,11 @@ def _mask(path: Path | None, image: np.ndarray) -> np.ndarray | None:
               help="Image whose nonzero pixels are the reference pixels the statistics come from.")
 def color_command(source, reference, output, method, params, source_mask, reference_mask) -> None:
     """Recolour SOURCE with the colors of REFERENCE and write OUTPUT."""
+    # Imported here: scipy and scikit-image take most of a second, which nst --help need not pay.
+    from ..files import check_output, read_image, write_image
+    from ..images import to_unit_float
+    from ..transfers import bind_color_transfer
+
     transfer = bind_color_transfer(method, **dict(split_pairs(params, "-p")))
     # A path that cannot be written fails before any work; JPEG's lack of alpha once the
     # source's channels are known.

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from ..evaluation import evaluate
-from ..files import read_image
 from .params import group_options
 
 __all__ = ["evaluate_command"]
@@ -23,6 +21,9 @@ __all__ = ["evaluate_command"]
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def evaluate_command(original, processed, style, backbone, params, as_json) -> None:
     """Compare PROCESSED with ORIGINAL: color fidelity (KL per channel), structure (SSIM)."""
+    from ..evaluation import evaluate  # scipy; torch only for the Gram distance
+    from ..files import read_image
+
     backbone_options = group_options(params, ["backbone"]).get("backbone", {})
     figures = evaluate(read_image(original), read_image(processed),
                        style=read_image(style) if style else None,

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..reports import color_report, nst_report
 
 __all__ = ["report_command"]
 
@@ -29,6 +28,8 @@ def report_command(output_dir, size, methods, backbone, steps, nst, nst_sizes, q
     With --nst, write seed 002's table instead: SSIM, Gram distance, runtime and peak memory
     of plain Gatys, dynamic weighting and the multi-scale loss.
     """
+    from ..reports import color_report, nst_report  # style transfer: torch
+
     say = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     if nst:
         rows = nst_report(output_dir, sizes=nst_sizes or (256, 1024), backbone=backbone, steps=steps, progress=say)

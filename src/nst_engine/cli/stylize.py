@@ -1,4 +1,8 @@
-"""``nst stylize``: style transfer on two image files, with a progress bar."""
+"""``nst stylize``: style transfer on two image files, with a progress bar.
+
+The pipeline imports torch, which takes seconds; the command says what it is about to do
+first and imports the pipeline after, so that the terminal answers at once.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,6 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from ..files import check_output, read_image, write_image
-from ..masks import read_mask
-from ..pipeline import DEFAULT_LOSSES, iter_stylize
-from ..samples import sample_pair
 from .params import group_options, loss_weights
 
 __all__ = ["stylize_command"]
@@ -39,6 +39,24 @@ def _run(events, *, quiet: bool):
         events.close()
 
 
+class _LossOption(click.Option):
+    """``--loss``, whose help names the default weights, read only when help is shown."""
+
+    def get_help_record(self, ctx: click.Context):
+        from ..plan import DEFAULT_LOSSES
+
+        defaults = ", ".join(f"{k}={v:g}" for k, v in DEFAULT_LOSSES.items())
+        self.help = f"Set a loss weight; 0 removes it. Defaults: {defaults}."
+        return super().get_help_record(ctx)
+
+
+def _announce(content, styles, *, size: int, steps: int, scales: int, backbone: str, device: str) -> str:
+    """The line that says what the run is about to do, from the arguments alone."""
+    names = [p.name for p in styles] or ["immunohistochemistry (sample)"]
+    return (f"stylize {content.name if content else 'chelsea (sample)'} with {', '.join(names)}: "
+            f"{size} px, {steps} steps over {scales} scale(s), {backbone} on {device}")
+
+
 @click.command("stylize")
 @click.argument("content", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("styles", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
@@ -63,8 +81,7 @@ def _run(events, *, quiet: bool):
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed; CPU reruns are bit-identical.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads (default: torch's).")
-@click.option("--loss", "losses", multiple=True, metavar="NAME=WEIGHT",
-              help=f"Set a loss weight; 0 removes it. Defaults: {', '.join(f'{k}={v:g}' for k, v in DEFAULT_LOSSES.items())}.")
+@click.option("--loss", "losses", cls=_LossOption, multiple=True, metavar="NAME=WEIGHT")
 @click.option("--color", default="none", show_default=True, metavar="MODE",
               help="Keep the content's colors: none, luminance, before:TRANSFER or after:TRANSFER "
                    "(e.g. after:histogram; options with -p color.KEY=VALUE).")
@@ -83,6 +100,14 @@ def stylize_command(content, styles, output, sample, backbone, optimizer, steps,
         raise click.UsageError("give CONTENT and STYLE, or --sample (not both)")
     if not sample and not (content and styles):
         raise click.UsageError("give both CONTENT and STYLE")
+    if not quiet:
+        click.echo(_announce(content, styles, size=size, steps=steps, scales=scales, backbone=backbone,
+                             device=device), err=True)
+    from ..files import check_output, read_image, write_image
+    from ..masks import read_mask
+    from ..pipeline import DEFAULT_LOSSES, iter_stylize
+    from ..samples import sample_pair
+
     weights = loss_weights(DEFAULT_LOSSES, losses)
     groups = group_options(params, ["backbone", "optimizer", *weights, "color"])
     if sample:

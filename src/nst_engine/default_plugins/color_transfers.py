@@ -1,11 +1,16 @@
-"""Built-in color transfers, registered through the same hook a third party uses."""
+"""Built-in color transfers, registered through the same hook a third party uses.
 
-from nst_engine.color import cholesky, histogram, idt, luminance, mean_std, mkl, pca, reinhard
+Imported inside the hook: scipy and scikit-image take most of a second, which listing
+commands (``nst --help``) need not pay.
+"""
+
 from nst_engine.hookspecs import hookimpl
 
 
 @hookimpl
 def register_color_transfers(register):
+    from nst_engine.color import cholesky, histogram, idt, luminance, mean_std, mkl, pca, reinhard
+
     register("reinhard", reinhard, description="Mean and std in lαβ (Reinhard et al. 2001)")
     register(
         "idt",

@@ -1,12 +1,15 @@
+"""Built-in loss terms; imported inside the hook because they need torch (see optimizers)."""
+
 from nst_engine.hookspecs import hookimpl
-from nst_engine.losses import ContentLoss, GramLoss, MeanStdLoss, TotalVariationLoss
-from nst_engine.losses.mmd import MMDLoss
-from nst_engine.losses.multiscale import MultiScaleLoss
-from nst_engine.losses.auxiliary import CombinedImageLoss, StyledContentLoss
 
 
 @hookimpl
 def register_losses(register):
+    from nst_engine.losses import ContentLoss, GramLoss, MeanStdLoss, TotalVariationLoss
+    from nst_engine.losses.auxiliary import CombinedImageLoss, StyledContentLoss
+    from nst_engine.losses.mmd import MMDLoss
+    from nst_engine.losses.multiscale import MultiScaleLoss
+
     register("content", ContentLoss)
     register("gram", GramLoss)
     register("mean-std", MeanStdLoss)

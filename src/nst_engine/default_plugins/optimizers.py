@@ -1,81 +1,16 @@
-"""L-BFGS (Gatys et al.'s choice), Adam and plain gradient descent.
+"""Built-in optimizers, registered through the same hook a third party uses.
 
-The pipeline calls ``step(closure)`` once per iteration so that it can report progress and
-honour a cancel between iterations; L-BFGS is therefore built with ``max_iter=1`` and keeps
-its curvature history across calls.
+Imported inside the hook: the optimizers need torch, which listing commands or color
+transfers must not import (the host collects one kind of entry at a time).
 """
 
-from typing import Annotated
-
-import torch
-
 from nst_engine.hookspecs import hookimpl
-
-LearningRate = Annotated[float, {"min": 1e-6, "max": 100.0, "tooltip": "step size"}]
-
-
-def lbfgs(
-    params,
-    *,
-    lr: LearningRate = 1.0,
-    history_size: Annotated[int, {"min": 1, "max": 1000}] = 100,
-    line_search: bool = False,
-) -> torch.optim.Optimizer:
-    """L-BFGS, one iteration per step: converges in the fewest iterations.
-
-    Parameters
-    ----------
-    history_size
-        Gradient pairs kept for the curvature estimate: more is steadier, costs image-sized memory each.
-    line_search
-        Strong-Wolfe line search: safer steps on hard losses, several evaluations per step.
-    """
-    return torch.optim.LBFGS(
-        params,
-        lr=lr,
-        max_iter=1,
-        history_size=history_size,
-        line_search_fn="strong_wolfe" if line_search else None,
-    )
-
-
-def adam(
-    params,
-    *,
-    lr: LearningRate = 0.02,
-    beta1: Annotated[float, {"min": 0.0, "max": 0.9999}] = 0.9,
-    beta2: Annotated[float, {"min": 0.0, "max": 0.99999}] = 0.999,
-) -> torch.optim.Optimizer:
-    """Adam (Kingma & Ba 2015): steadier than L-BFGS on hard losses; needs more iterations.
-
-    Parameters
-    ----------
-    beta1
-        Decay of the gradient's running mean (momentum).
-    beta2
-        Decay of the squared gradient's running mean (per-pixel step size).
-    """
-    return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2))
-
-
-def sgd(
-    params,
-    *,
-    lr: LearningRate = 1.0,
-    momentum: Annotated[float, {"min": 0.0, "max": 0.999}] = 0.9,
-) -> torch.optim.Optimizer:
-    """Gradient descent with momentum: the simplest baseline.
-
-    Parameters
-    ----------
-    momentum
-        Fraction of the previous step carried into the next.
-    """
-    return torch.optim.SGD(params, lr=lr, momentum=momentum)
 
 
 @hookimpl
 def register_optimizers(register):
+    from nst_engine.optimizers import adam, lbfgs, sgd
+
     register("lbfgs", lbfgs)
     register("adam", adam)
     register("sgd", sgd)
