@@ -250,6 +250,7 @@ def iter_stylize(
     threads: int | None = None,
     channels_last: bool = True,
     checkpointing: bool | None = None,
+    precision: str = "auto",
     preview_every: int = 10,
     color: str = "none",
     color_options: Mapping[str, Any] | None = None,
@@ -293,6 +294,11 @@ def iter_stylize(
     checkpointing
         Recompute the backbone's intermediate activations in backward instead of storing
         them (less memory, more time). ``None``: on above :data:`CHECKPOINT_PIXELS` pixels.
+    precision
+        The backbone's forward in ``"fp32"`` or ``"bf16"`` (losses, Grams and the optimizer
+        stay float32); ``"auto"``: bf16 on CPUs with AMX or AVX-512 BF16 and on CUDA GPUs
+        with bf16, fp32 elsewhere (:mod:`nst_engine.precision`). Bit-identical CPU reruns
+        hold for either; an fp32 and a bf16 run differ slightly (docs/performance.md).
     preview_every
         Attach a preview image to every n-th event and to each scale's last (0: only those).
     color, color_options
@@ -358,6 +364,7 @@ def stylize(
     threads: int | None = None,
     channels_last: bool = True,
     checkpointing: bool | None = None,
+    precision: str = "auto",
     preview_every: int = 10,
     color: str = "none",
     color_options: Mapping[str, Any] | None = None,

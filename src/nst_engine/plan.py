@@ -24,6 +24,7 @@ from .memory import MemoryEstimate, check_fits, estimate_run_bytes
 from .objective import Objective, build_terms, expand_styles
 from .plugin_calls import blamed
 from .plugins import get_entry
+from .precision import cast_forward, resolve_precision
 from .preservation import ColorPreservation
 from .schedule import scale_shapes, split_steps
 from .validation import (
@@ -146,6 +147,7 @@ def plan_run(
     threads: int | None = None,
     channels_last: bool = True,
     checkpointing: bool | None = None,
+    precision: str = "auto",
     preview_every: int = 10,
     color: str = "none",
     color_options: Mapping[str, Any] | None = None,
@@ -190,6 +192,7 @@ def plan_run(
     warm = split_image(init_image, what="init image")[0] if init_image is not None else None
     colors = ColorPreservation(color, color_options)
     dev = resolve_device(device)
+    resolved_precision = resolve_precision(precision, dev)
     backbone_entry = get_entry("backbones", backbone)
     backbone_bound = Bound(backbone_entry, backbone_entry.bind(backbone_options))
     optimizer_entry = get_entry("optimizers", optimizer)
@@ -216,6 +219,8 @@ def plan_run(
     if check_memory:
         check_fits(estimate, size=size, checkpointing=bool(getattr(net, "checkpointing", True)), optimizer=optimizer,
                    history_size=_with_defaults(optimizer_entry, optimizer_bound.options).get("history_size"))
+    # After the memory trace: the estimate stays float32's, an upper bound for bf16.
+    cast_forward(net, resolved_precision, dev)
 
     content_rgb = resize_to(content_rgb, shape)
     masks = style_masks(mask, len(styles_rgb), shape)
@@ -227,13 +232,13 @@ def plan_run(
         "optimizer_options": _with_defaults(optimizer_entry, optimizer_bound.options), "steps": steps, "size": size, "scales": scales,
         "style_scale": style_scale, "init": init, "init_image": warm is not None, "seed": seed,
         "device": str(device), "threads": threads, "channels_last": channels_last, "checkpointing": checkpointing,
-        "preview_every": preview_every, "color": color, "color_options": dict(color_options),
+        "precision": precision, "preview_every": preview_every, "color": color, "color_options": dict(color_options),
         "check_memory": check_memory,
     }
     return RunPlan(
         content=content_rgb, alpha=alpha, styles=tuple(styles_rgb), style_shares=tuple(shares),
         masks=tuple(masks) if masks is not None else None, init=init, init_image=warm,
         backbone=backbone_bound, optimizer=optimizer_bound, network=net, objective=objective, colors=colors,
-        schedule=schedule, device=dev, memory=estimate, options=options,
+        schedule=schedule, device=dev, memory=estimate, options=options, precision=resolved_precision,
         input_shapes={"content": list(np.shape(content)), "styles": [list(np.shape(s)) for s in style_list]},
     )

@@ -80,6 +80,8 @@ def _announce(content, styles, *, size: int, steps: int, scales: int, backbone: 
 @click.option("--init", type=click.Choice(["content", "noise", "style"]), default="content", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed; CPU reruns are bit-identical.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
+              help="Backbone forward in bf16 or fp32; auto: bf16 where the CPU (AMX, AVX-512 BF16) or GPU has it.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads (default: torch's).")
 @click.option("--loss", "losses", cls=_LossOption, multiple=True, metavar="NAME=WEIGHT")
 @click.option("--color", default="none", show_default=True, metavar="MODE",
@@ -89,8 +91,8 @@ def _announce(content, styles, *, size: int, steps: int, scales: int, backbone: 
               help="An option of the backbone, optimizer, color transfer or a loss, e.g. -p backbone.pooling=avg -p gram.layers=relu1_1,relu2_1.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def stylize_command(content, styles, output, sample, backbone, optimizer, steps, size, scales,
-                    style_scale, style_weights, mask, dynamic_weights, init, seed, device, threads,
-                    losses, color, params, quiet) -> None:
+                    style_scale, style_weights, mask, dynamic_weights, init, seed, device, precision,
+                    threads, losses, color, params, quiet) -> None:
     """Paint CONTENT in the style of STYLE (Gatys et al. 2016) and write OUTPUT.
 
     Several STYLE images are blended (--style-weight) or each given a region (--mask).
@@ -138,6 +140,7 @@ def stylize_command(content, styles, output, sample, backbone, optimizer, steps,
         init=init,
         seed=seed,
         device=device,
+        precision=precision,
         threads=threads,
         preview_every=0,
     )
