@@ -147,7 +147,7 @@ def plan_run(
     threads: int | None = None,
     channels_last: bool = True,
     checkpointing: bool | None = None,
-    precision: str = "auto",
+    precision: str = "fp32",
     preview_every: int = 10,
     color: str = "none",
     color_options: Mapping[str, Any] | None = None,

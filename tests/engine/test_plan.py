@@ -50,7 +50,7 @@ def test_numpy_integers_are_accepted(content_image, fast):
 
 def test_the_plan_is_frozen_and_holds_the_decided_run(content_image, fast):
     plan = plan_run(content_image, content_image, **fast)
-    assert isinstance(plan, RunPlan) and plan.precision == resolve_precision("auto", plan.device)
+    assert isinstance(plan, RunPlan) and plan.precision == "fp32"  # the default until bf16 meets its quality goal
     assert plan.schedule.shapes == ((36, 48),) and plan.schedule.steps == (6,)
     assert plan.content.shape == (36, 48, 3) and plan.memory.peak_bytes > 0
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -65,7 +65,7 @@ def test_the_provenance_records_every_option_defaults_included(content_image, fa
     assert options["optimizer_options"] == {"lr": 1.0, "history_size": 100, "line_search": False}
     assert options["backbone_options"]["kernel_size"] == 7 and options["backbone_options"]["channels"] == 16
     assert set(options["loss_options"]) == {"content", "gram", "tv"}
-    assert provenance["memory"]["peak_bytes"] > 0 and provenance["precision"] == resolve_precision("auto", torch.device(provenance["device"]))
+    assert provenance["memory"]["peak_bytes"] > 0 and provenance["precision"] == "fp32"
 
 
 def test_stylize_takes_the_same_keyword_only_options_as_iter_stylize():

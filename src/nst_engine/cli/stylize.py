@@ -80,7 +80,7 @@ def _announce(content, styles, *, size: int, steps: int, scales: int, backbone: 
 @click.option("--init", type=click.Choice(["content", "noise", "style"]), default="content", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed; CPU reruns are bit-identical.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="fp32", show_default=True,
               help="Backbone forward in bf16 or fp32; auto: bf16 where the CPU (AMX, AVX-512 BF16) or GPU has it.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads (default: torch's).")
 @click.option("--loss", "losses", cls=_LossOption, multiple=True, metavar="NAME=WEIGHT")
