@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .cancellation import CancelRequest, Cancelled, cancellable, raise_if_cancelled
+from .convergence import DEFAULT_TOLERANCE, ConvergenceWatch
 from .errors import OptionError, PluginError
 from .images import merge_alpha
 from .plan import CHECKPOINT_PIXELS, DEFAULT_LOSSES, Init, RunPlan, plan_run
@@ -38,6 +39,7 @@ class StepEvent:
     """Progress after one optimizer iteration."""
 
     step: int
+    #: The steps the run will take, as now known: the planned steps less those converged scales left out.
     total: int
     scale: int
     scales: int
@@ -139,7 +141,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
         region_t = torch.stack(masks_t).sum(0).clamp(max=1.0) if masks_t else None
         setup_s = time.perf_counter() - started
         step, image, cancelled, loop_started = 0, None, False, time.perf_counter()
-        final_raw = None
+        final_raw, skipped, steps_run = None, 0, [0] * len(shapes)
         # The last completed iterate and its composition: the result, however the run ends.
         done: tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]] | None = None
         try:
@@ -169,6 +171,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                     )
                 image = start.contiguous().requires_grad_(True)
                 opt = plan.optimizer.create([image])
+                watch = ConvergenceWatch(plan.schedule.tolerance) if plan.schedule.until == "converged" else None
                 last: dict[str, Any] = {}
 
                 def closure() -> torch.Tensor:
@@ -196,6 +199,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                         with plan.optimizer.blamed("taking a step"):
                             raise
                     step += 1
+                    steps_run[index] += 1
                     # A copy: the next step updates ``image`` in place before it can fail.
                     done = (image.detach().clone(), composed)
                     final_raw = last["raw"]
@@ -203,13 +207,18 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                     _check_finite(plan, values, step)
                     event_losses = {t.name: v for t, v in zip(terms, values)}
                     event_losses["total"] = float(sum(values))
-                    wants_preview = local == scale_steps - 1 or (options["preview_every"] and step % options["preview_every"] == 0)
+                    ends_scale = local == scale_steps - 1 or (watch is not None and watch.converged(event_losses["total"]))
+                    if ends_scale:
+                        skipped += scale_steps - 1 - local
+                    wants_preview = ends_scale or (options["preview_every"] and step % options["preview_every"] == 0)
                     command = yield StepEvent(
-                        step, plan.schedule.total, index, len(shapes), shape, event_losses,
+                        step, plan.schedule.total - skipped, index, len(shapes), shape, event_losses,
                         colors.finish(_numpy(composed(image.detach()))) if wants_preview else None,
                     )
                     if _stop_requested(command):
                         raise Cancelled("stop sent")
+                    if ends_scale:
+                        break
         except Cancelled:
             cancelled = True
         last_image, last_composed = done
@@ -221,7 +230,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
         "per_step_s": round(loop_s / step, 5) if step else None,
         "total_s": round(time.perf_counter() - started, 4),
     }
-    provenance = run_provenance(plan, steps_run=step, cancelled=cancelled, raw=final_raw,
+    provenance = run_provenance(plan, steps_run=step, steps_run_per_scale=steps_run, cancelled=cancelled, raw=final_raw,
                                 output_shape=result.shape, threads=threads_used, timings=timings)
     return StyleResult(result, provenance)
 
@@ -242,6 +251,8 @@ def iter_stylize(
     steps: int = 300,
     size: int | None = 512,
     scales: int = 3,
+    until: str = "converged",
+    tolerance: float = DEFAULT_TOLERANCE,
     style_scale: float = 1.0,
     init: Init = "content",
     init_image: np.ndarray | None = None,
@@ -277,9 +288,14 @@ def iter_stylize(
         Registry names; ``losses`` maps loss names to weights (default :data:`DEFAULT_LOSSES`).
         ``*_options`` hold each entry's options; ``loss_options`` is keyed by loss name.
     steps
-        Optimizer iterations in all, spread over the ``scales`` coarse-to-fine scales.
+        Optimizer iterations in all, at most, spread over the ``scales`` coarse-to-fine scales.
     size
         Longer side of the result in pixels (``None``: the content's own size).
+    until, tolerance
+        ``"converged"``: end a scale once its total loss fell by less than ``tolerance``
+        (relative) over the last 10 steps, and never before 20 of its steps
+        (:mod:`nst_engine.convergence`); ``"steps"``: run every step. Events' ``total``
+        shrinks by the steps a converged scale leaves out.
     style_scale
         The style image's longer side relative to the content's: larger means larger brush strokes.
     init, init_image
@@ -356,6 +372,8 @@ def stylize(
     steps: int = 300,
     size: int | None = 512,
     scales: int = 3,
+    until: str = "converged",
+    tolerance: float = DEFAULT_TOLERANCE,
     style_scale: float = 1.0,
     init: Init = "content",
     init_image: np.ndarray | None = None,

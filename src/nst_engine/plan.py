@@ -15,6 +15,7 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 import torch
 
+from .convergence import DEFAULT_TOLERANCE, UNTIL
 from .devices import resolve_device
 from .entries import Entry
 from .errors import OptionError
@@ -36,7 +37,8 @@ from .validation import (
     check_style_shares,
 )
 
-__all__ = ["RunPlan", "Bound", "Schedule", "plan_run", "DEFAULT_LOSSES", "CHECKPOINT_PIXELS", "INITS"]
+__all__ = ["RunPlan", "Bound", "Schedule", "plan_run", "DEFAULT_LOSSES", "DEFAULT_TOLERANCE", "CHECKPOINT_PIXELS",
+           "INITS"]
 
 #: Content and style balanced for the default layers (equal layer weights), plus a little TV.
 DEFAULT_LOSSES: dict[str, float] = {"content": 1.0, "gram": 1e4, "tv": 1.0}
@@ -71,10 +73,16 @@ class Bound:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Image shapes from coarse to fine and the optimizer iterations at each."""
+    """Image shapes from coarse to fine, the most optimizer iterations at each, and when to stop.
+
+    ``until="converged"`` ends a scale early once its loss stops falling by ``tolerance``
+    (:mod:`nst_engine.convergence`); ``"steps"`` runs every step.
+    """
 
     shapes: tuple[tuple[int, int], ...]
     steps: tuple[int, ...]
+    until: str = "converged"
+    tolerance: float = DEFAULT_TOLERANCE
 
     @property
     def total(self) -> int:
@@ -139,6 +147,8 @@ def plan_run(
     steps: int = 300,
     size: int | None = 512,
     scales: int = 3,
+    until: str = "converged",
+    tolerance: float = DEFAULT_TOLERANCE,
     style_scale: float = 1.0,
     init: Init = "content",
     init_image: np.ndarray | None = None,
@@ -173,6 +183,8 @@ def plan_run(
     preview_every = check_int("preview_every", preview_every, minimum=0)
     style_scale = check_positive_float("style_scale", style_scale)
     init = check_choice("init", init, INITS)
+    until = check_choice("until", until, UNTIL)
+    tolerance = check_positive_float("tolerance", tolerance)
     for name, flag in (("dynamic_weights", dynamic_weights), ("channels_last", channels_last),
                        ("check_memory", check_memory)):
         check_bool(name, flag)
@@ -201,7 +213,7 @@ def plan_run(
 
     shape = max_side_shape(content_rgb.shape[:2], size)
     shapes = tuple(scale_shapes(shape, scales))
-    schedule = Schedule(shapes, tuple(split_steps(steps, len(shapes))))
+    schedule = Schedule(shapes, tuple(split_steps(steps, len(shapes))), until, tolerance)
     # Frozen whatever the factory did: weight gradients would cost ~30% per step for nothing.
     net = backbone_bound.create().eval().requires_grad_(False)
     objective = Objective(net, terms, dynamic=dynamic_weights, blame=backbone_bound.blamed)
@@ -230,6 +242,7 @@ def plan_run(
         "backbone": backbone, "backbone_options": _with_defaults(backbone_entry, backbone_bound.options), "losses": dict(weights),
         "loss_options": {t.name: _with_defaults(t.entry, t.options) for t in terms}, "optimizer": optimizer,
         "optimizer_options": _with_defaults(optimizer_entry, optimizer_bound.options), "steps": steps, "size": size, "scales": scales,
+        "until": until, "tolerance": tolerance,
         "style_scale": style_scale, "init": init, "init_image": warm is not None, "seed": seed,
         "device": str(device), "threads": threads, "channels_last": channels_last, "checkpointing": checkpointing,
         "precision": precision, "preview_every": preview_every, "color": color, "color_options": dict(color_options),

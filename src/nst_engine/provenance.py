@@ -21,7 +21,8 @@ def _balance(plan: RunPlan, raw: torch.Tensor | None) -> dict[str, float] | None
     return {t.name: round(f, 6) for t, f in zip(plan.objective.terms, fractions)}
 
 
-def run_provenance(plan: RunPlan, *, steps_run: int, cancelled: bool, raw: torch.Tensor | None,
+def run_provenance(plan: RunPlan, *, steps_run: int, steps_run_per_scale: list[int], cancelled: bool,
+                   raw: torch.Tensor | None,
                    output_shape: tuple[int, ...], threads: int, timings: dict[str, Any]) -> dict:
     """The provenance of a run of ``plan``: versions, plugins, every option, schedule, timings."""
     return {
@@ -39,7 +40,8 @@ def run_provenance(plan: RunPlan, *, steps_run: int, cancelled: bool, raw: torch
         "dynamic_weights": plan.objective.dynamic,
         "balance": _balance(plan, raw),
         "steps": plan.schedule.total, "steps_run": steps_run, "cancelled": cancelled,
-        "steps_per_scale": list(plan.schedule.steps),
+        "steps_per_scale": list(plan.schedule.steps), "steps_run_per_scale": list(steps_run_per_scale),
+        "until": plan.schedule.until, "tolerance": plan.schedule.tolerance,
         "size": plan.options["size"], "scales": [list(s) for s in plan.schedule.shapes],
         "style_scale": plan.options["style_scale"],
         "init": "image" if plan.init_image is not None else plan.init, "seed": plan.options["seed"],

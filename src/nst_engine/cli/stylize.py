@@ -7,13 +7,15 @@ first and imports the pipeline after, so that the terminal answers at once.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Sequence
 
 import click
 from tqdm import tqdm
 
+from ..presets import QUALITY_PRESETS
 from .params import group_options, loss_weights
 
-__all__ = ["stylize_command"]
+__all__ = ["stylize_command", "run_options", "stylize_options"]
 
 
 def _run(events, *, quiet: bool):
@@ -57,42 +59,89 @@ def _announce(content, styles, *, size: int, steps: int, scales: int, backbone: 
             f"{size} px, {steps} steps over {scales} scale(s), {backbone} on {device}")
 
 
+def run_options(function):
+    """The options of a run, shared by ``nst stylize`` and ``nst batch stylize``."""
+    options = [
+        click.option("--backbone", default="vgg19", show_default=True, help="Feature network (see nst plugins)."),
+        click.option("--optimizer", default="lbfgs", show_default=True, help="Optimizer (see nst plugins)."),
+        click.option("--quality", type=click.Choice(list(QUALITY_PRESETS)), default="standard", show_default=True,
+                     help="Preset of --steps and --scales: " + "; ".join(
+                         f"{name}: {p['steps']} steps over {p['scales']} scale(s)" for name, p in QUALITY_PRESETS.items())
+                     + ". --steps and --scales override it."),
+        click.option("--steps", default=None, type=click.IntRange(min=0), help="Iterations in all, at most (default: the preset's)."),
+        click.option("--size", default=512, show_default=True, type=click.IntRange(min=16), help="Longer side of the result in pixels."),
+        click.option("--scales", default=None, type=click.IntRange(min=1), help="Coarse-to-fine scales (default: the preset's)."),
+        click.option("--until", type=click.Choice(["converged", "steps"]), default="converged", show_default=True,
+                     help="converged: end a scale once its loss stops falling (see --tolerance); steps: run every step."),
+        click.option("--tolerance", default=None, type=click.FloatRange(min=0, min_open=True), metavar="REL",
+                     help="Relative loss decrease over the convergence window below which a scale ends "
+                          "(default: the engine's, see docs/engine.md)."),
+        click.option("--style-scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+                     help="Style image size relative to the content."),
+        click.option("--style-weight", "style_weights", multiple=True, type=click.FloatRange(min=0),
+                     help="Blend weight of each style image, in order (default: equal)."),
+        click.option("--dynamic-weights", is_flag=True,
+                     help="Scale each loss by its reference magnitude, so the weights are the balance optimised."),
+        click.option("--init", type=click.Choice(["content", "noise", "style"]), default="content", show_default=True),
+        click.option("--seed", default=0, show_default=True, type=int, help="Seed; CPU reruns are bit-identical."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
+        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="fp32", show_default=True,
+                     help="Backbone forward in bf16 or fp32; auto: bf16 where the CPU (AMX, AVX-512 BF16) or GPU has it."),
+        click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads (default: torch's)."),
+        click.option("--loss", "losses", cls=_LossOption, multiple=True, metavar="NAME=WEIGHT"),
+        click.option("--color", default="none", show_default=True, metavar="MODE",
+                     help="Keep the content's colors: none, luminance, before:TRANSFER or after:TRANSFER "
+                          "(e.g. after:histogram; options with -p color.KEY=VALUE)."),
+        click.option("-p", "params", multiple=True, metavar="GROUP.KEY=VALUE",
+                     help="An option of the backbone, optimizer, color transfer or a loss, e.g. "
+                          "-p backbone.pooling=avg -p gram.layers=relu1_1,relu2_1."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def stylize_options(*, backbone: str = "vgg19", optimizer: str = "lbfgs", quality: str = "standard",
+                    steps: int | None = None, size: int = 512, scales: int | None = None, until: str = "converged",
+                    tolerance: float | None = None, style_scale: float = 1.0, style_weights: Sequence[float] = (),
+                    dynamic_weights: bool = False, init: str = "content", seed: int = 0, device: str = "auto",
+                    precision: str = "fp32", threads: int | None = None, losses: Sequence[str] = (),
+                    color: str = "none", params: Sequence[str] = ()) -> dict[str, Any]:
+    """``iter_stylize``'s keyword arguments from :func:`run_options`' values (all but the images and mask).
+
+    Raises ``click.UsageError`` for a malformed ``--loss`` or ``-p``; the engine checks the rest.
+    """
+    from ..convergence import DEFAULT_TOLERANCE
+    from ..plan import DEFAULT_LOSSES
+
+    preset = QUALITY_PRESETS[quality]
+    weights = loss_weights(DEFAULT_LOSSES, losses)
+    groups = group_options(params, ["backbone", "optimizer", *weights, "color"])
+    return {
+        "style_weights": list(style_weights) or None, "dynamic_weights": dynamic_weights,
+        "backbone": backbone, "backbone_options": groups.pop("backbone", {}),
+        "optimizer": optimizer, "optimizer_options": groups.pop("optimizer", {}),
+        "color": color, "color_options": groups.pop("color", {}), "losses": weights, "loss_options": groups,
+        "steps": preset["steps"] if steps is None else steps, "size": size,
+        "scales": preset["scales"] if scales is None else scales,
+        "until": until, "tolerance": DEFAULT_TOLERANCE if tolerance is None else tolerance,
+        "style_scale": style_scale, "init": init, "seed": seed, "device": device, "precision": precision,
+        "threads": threads,
+    }
+
+
 @click.command("stylize")
 @click.argument("content", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("styles", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output image (.png, .jpg, .tif); provenance goes beside it as OUTPUT.json.")
 @click.option("--sample", is_flag=True, help="Use the bundled sample images (chelsea, immunohistochemistry).")
-@click.option("--backbone", default="vgg19", show_default=True, help="Feature network (see nst plugins).")
-@click.option("--optimizer", default="lbfgs", show_default=True, help="Optimizer (see nst plugins).")
-@click.option("--steps", default=300, show_default=True, type=click.IntRange(min=0), help="Iterations in all.")
-@click.option("--size", default=512, show_default=True, type=click.IntRange(min=16), help="Longer side of the result in pixels.")
-@click.option("--scales", default=3, show_default=True, type=click.IntRange(min=1), help="Coarse-to-fine scales.")
-@click.option("--style-scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
-              help="Style image size relative to the content.")
-@click.option("--style-weight", "style_weights", multiple=True, type=click.FloatRange(min=0),
-              help="Blend weight of each style image, in order (default: equal).")
 @click.option("--mask", type=click.Path(dir_okay=False, path_type=Path),
               help="Where style applies, at the content's size: a gray mask (nonzero = style), or with "
                    "several styles a gray or palette label image (label i = i-th style, 0 = none).")
-@click.option("--dynamic-weights", is_flag=True,
-              help="Scale each loss by its reference magnitude, so the weights are the balance optimised.")
-@click.option("--init", type=click.Choice(["content", "noise", "style"]), default="content", show_default=True)
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed; CPU reruns are bit-identical.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="fp32", show_default=True,
-              help="Backbone forward in bf16 or fp32; auto: bf16 where the CPU (AMX, AVX-512 BF16) or GPU has it.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads (default: torch's).")
-@click.option("--loss", "losses", cls=_LossOption, multiple=True, metavar="NAME=WEIGHT")
-@click.option("--color", default="none", show_default=True, metavar="MODE",
-              help="Keep the content's colors: none, luminance, before:TRANSFER or after:TRANSFER "
-                   "(e.g. after:histogram; options with -p color.KEY=VALUE).")
-@click.option("-p", "params", multiple=True, metavar="GROUP.KEY=VALUE",
-              help="An option of the backbone, optimizer, color transfer or a loss, e.g. -p backbone.pooling=avg -p gram.layers=relu1_1,relu2_1.")
+@run_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def stylize_command(content, styles, output, sample, backbone, optimizer, steps, size, scales,
-                    style_scale, style_weights, mask, dynamic_weights, init, seed, device, precision,
-                    threads, losses, color, params, quiet) -> None:
+def stylize_command(content, styles, output, sample, mask, quiet, **run) -> None:
     """Paint CONTENT in the style of STYLE (Gatys et al. 2016) and write OUTPUT.
 
     Several STYLE images are blended (--style-weight) or each given a region (--mask).
@@ -102,16 +151,17 @@ def stylize_command(content, styles, output, sample, backbone, optimizer, steps,
         raise click.UsageError("give CONTENT and STYLE, or --sample (not both)")
     if not sample and not (content and styles):
         raise click.UsageError("give both CONTENT and STYLE")
+    preset = QUALITY_PRESETS[run["quality"]]
     if not quiet:
-        click.echo(_announce(content, styles, size=size, steps=steps, scales=scales, backbone=backbone,
-                             device=device), err=True)
+        click.echo(_announce(content, styles, size=run["size"], steps=run["steps"] or preset["steps"],
+                             scales=run["scales"] or preset["scales"], backbone=run["backbone"], device=run["device"]),
+                   err=True)
     from ..files import check_output, read_image, write_image
     from ..masks import read_mask
-    from ..pipeline import DEFAULT_LOSSES, iter_stylize
+    from ..pipeline import iter_stylize
     from ..samples import sample_pair
 
-    weights = loss_weights(DEFAULT_LOSSES, losses)
-    groups = group_options(params, ["backbone", "optimizer", *weights, "color"])
+    options = stylize_options(**run)
     if sample:
         content_img, style_img = sample_pair()
         style_imgs = [style_img]
@@ -120,29 +170,8 @@ def stylize_command(content, styles, output, sample, backbone, optimizer, steps,
     # Everything that could fail at the end is checked here, before minutes of optimisation.
     check_output(output, alpha=content_img.ndim == 3 and content_img.shape[-1] in (2, 4))
     events = iter_stylize(
-        content_img,
-        style_imgs,
-        style_weights=style_weights or None,
-        mask=read_mask(mask, shape=content_img.shape[:2]) if mask else None,
-        dynamic_weights=dynamic_weights,
-        backbone=backbone,
-        backbone_options=groups.pop("backbone", {}),
-        optimizer=optimizer,
-        optimizer_options=groups.pop("optimizer", {}),
-        color=color,
-        color_options=groups.pop("color", {}),
-        losses=weights,
-        loss_options=groups,
-        steps=steps,
-        size=size,
-        scales=scales,
-        style_scale=style_scale,
-        init=init,
-        seed=seed,
-        device=device,
-        precision=precision,
-        threads=threads,
-        preview_every=0,
+        content_img, style_imgs, mask=read_mask(mask, shape=content_img.shape[:2]) if mask else None,
+        preview_every=0, **options,
     )
     result = _run(events, quiet=quiet)
     provenance = dict(result.provenance, content=str(content or "sample:chelsea"),

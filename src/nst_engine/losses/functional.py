@@ -8,21 +8,37 @@ __all__ = ["gram_matrix", "gram_loss", "content_loss", "mean_std", "mean_std_los
 
 
 class _SymmetricProduct(torch.autograd.Function):
-    """``Xᵀ X`` whose backward is one matmul, ``X (dG + dGᵀ)``, where autograd would do two.
+    """``Fᵀ F`` of the pixels-by-channels matrix ``F`` of ``(N, C, H, W)`` features.
 
-    Measured: the Gram matrices' backward was the largest engine cost above the network's own
-    forward and backward (benchmarks/bench_engine.py).
+    Its backward is one matmul, ``F (dG + dGᵀ)``, where autograd would do two, and it returns
+    a fresh tensor in the features' own layout rather than a view of one: autograd then adds
+    the backbone's gradient for the same activation into it in place. A view cannot be added
+    into; the out-of-place sum of two activation-sized tensors cost ~6 % of a VGG-19 step at
+    256² (benchmarks/bench_engine.py).
     """
 
     @staticmethod
-    def forward(ctx, flat: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(flat)
+    def forward(ctx, features: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(features)
+        flat = _pixel_rows(features)
         return torch.bmm(flat.transpose(1, 2), flat)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (flat,) = ctx.saved_tensors
-        return torch.bmm(flat, grad + grad.transpose(1, 2))
+        (features,) = ctx.saved_tensors
+        symmetric = grad + grad.transpose(1, 2)
+        if features.is_contiguous(memory_format=torch.channels_last):
+            out = torch.empty_like(features, memory_format=torch.channels_last)
+            torch.bmm(_pixel_rows(features), symmetric, out=_pixel_rows(out))  # a view of ``out``
+            return out
+        n, c, h, w = features.shape
+        return torch.bmm(_pixel_rows(features), symmetric).view(n, h, w, c).permute(0, 3, 1, 2).contiguous()
+
+
+def _pixel_rows(features: torch.Tensor) -> torch.Tensor:
+    """The ``N × M × C`` matrix of pixels by channels: a free view of channels-last features."""
+    n, c, h, w = features.shape
+    return features.permute(0, 2, 3, 1).reshape(n, h * w, c)
 
 
 def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -39,8 +55,7 @@ def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> tor
         pixels = mask.sum(dim=(1, 2, 3)).clamp_min(1.0).view(n, 1, 1)
     else:
         pixels = h * w
-    flat = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
-    return _SymmetricProduct.apply(flat) / (c * pixels)
+    return _SymmetricProduct.apply(features) / (c * pixels)
 
 
 def gram_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
