@@ -30,6 +30,8 @@ _LAZY = {
     "iter_stylize": "pipeline",
     "color_transfer": "transfers",
     "evaluate": "evaluation",
+    "batch": "batching.runner",
+    "run_batch": "batching.runner",
 }
 
 
@@ -46,6 +48,8 @@ __all__ = [
     "iter_stylize",
     "color_transfer",
     "evaluate",
+    "batch",
+    "run_batch",
     "__version__",
     "PLUGIN_API_VERSION",
     "NstError",

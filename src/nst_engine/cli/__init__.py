@@ -19,6 +19,7 @@ import click
 
 from ..plugins import get_host
 from ..errors import NstError
+from .batch import batch_group
 from .color import color_command
 from .evaluate import evaluate_command
 from .option_flags import flag_for_option
@@ -39,7 +40,7 @@ def build_cli() -> click.Group:
         """Neural style transfer and color transfer from the command line."""
         logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
 
-    for command in (stylize_command, color_command, evaluate_command, report_command, plugins_command):
+    for command in (stylize_command, color_command, evaluate_command, report_command, plugins_command, batch_group):
         cli.add_command(command)
     get_host().add_commands(cli)
     return cli

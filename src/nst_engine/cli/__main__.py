@@ -1,3 +1,4 @@
 from nst_engine.cli import main
 
-main()
+if __name__ == "__main__":  # a Dask worker process re-imports the main module
+    main()
