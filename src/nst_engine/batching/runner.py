@@ -140,6 +140,7 @@ def batch(jobs: Iterable[Job], *, output_dir: str | Path | None = None, schedule
             records.setdefault(i, job_record(job, "cancelled"))
         if owned is not None:
             owned.close()
+        if cluster is not None:  # its workers are gone: nothing is writing these outputs now
             cluster.close()
             _sweep(jobs[i] for i in todo)
         ordered = [records[i] for i in range(total)]
