@@ -13,6 +13,12 @@ import torch
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _own_step_cost_cache(tmp_path_factory, monkeypatch) -> None:
+    """Runs learn their step costs into a cache of the test's own, never the user's."""
+    monkeypatch.setenv("NST_CACHE_DIR", str(tmp_path_factory.mktemp("nst-cache")))
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

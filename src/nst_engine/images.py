@@ -9,6 +9,7 @@ import numpy as np
 from skimage.transform import resize
 
 from .errors import ImageError
+from .schedule import max_side_shape
 
 __all__ = [
     "split_image",
@@ -107,21 +108,6 @@ def resize_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         return image.astype(np.float32, copy=True)
     out = resize(image, tuple(shape) + image.shape[2:], order=1, anti_aliasing=True, preserve_range=True)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
-
-
-def max_side_shape(shape: tuple[int, ...], size: int | None) -> tuple[int, int]:
-    """Height and width with the longer side at ``size`` pixels (aspect kept, rounded).
-
-    The one rounding rule: the run plan, :func:`resize_max_side` and the napari result layer
-    (made at its final shape before the first preview) all use it. ``None`` keeps the shape.
-    """
-    h, w = int(shape[0]), int(shape[1])
-    if size is None:
-        return h, w
-    if size < 1:
-        raise ImageError(f"size must be a positive number of pixels; got {size}")
-    scale = size / max(h, w)
-    return max(1, round(h * scale)), max(1, round(w * scale))
 
 
 def resize_max_side(image: np.ndarray, size: int | None) -> np.ndarray:

@@ -141,7 +141,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
         region_t = torch.stack(masks_t).sum(0).clamp(max=1.0) if masks_t else None
         setup_s = time.perf_counter() - started
         step, image, cancelled, loop_started = 0, None, False, time.perf_counter()
-        final_raw, skipped, steps_run = None, 0, [0] * len(shapes)
+        final_raw, skipped, steps_run, scale_s = None, 0, [0] * len(shapes), [0.0] * len(shapes)
         # The last completed iterate and its composition: the result, however the run ends.
         done: tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]] | None = None
         try:
@@ -189,6 +189,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                     last["raw"] = values.detach()
                     return total
 
+                scale_started = time.perf_counter()
                 for local in range(scale_steps):
                     try:
                         with cancellable(net, cancel):
@@ -200,6 +201,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                             raise
                     step += 1
                     steps_run[index] += 1
+                    scale_s[index] = time.perf_counter() - scale_started
                     # A copy: the next step updates ``image`` in place before it can fail.
                     done = (image.detach().clone(), composed)
                     final_raw = last["raw"]
@@ -228,6 +230,8 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
     timings = {
         "setup_s": round(setup_s, 4), "loop_s": round(loop_s, 4),
         "per_step_s": round(loop_s / step, 5) if step else None,
+        # Targets and steps of each scale, coarse to fine: what nst_engine.step_costs learns from.
+        "scale_s": [round(t, 4) for t in scale_s],
         "total_s": round(time.perf_counter() - started, 4),
     }
     provenance = run_provenance(plan, steps_run=step, steps_run_per_scale=steps_run, cancelled=cancelled, raw=final_raw,

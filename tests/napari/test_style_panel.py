@@ -94,6 +94,22 @@ def test_offline_default_is_weight_free_and_runs(viewer, images, dock, wait_idle
     assert widget.status.value.startswith("done")
 
 
+def test_precision_and_stopping_rule_reach_the_run(viewer, images, dock, wait_idle, fast_previews,
+                                                  monkeypatch) -> None:
+    import nst_engine.precision
+
+    monkeypatch.setattr(nst_engine.precision, "has_bf16", lambda device: False)
+    content, style = images
+    widget = configure(dock("Style Transfer"), content, style, steps=30, until="steps", precision="auto")
+    widget.run()
+    wait_idle(widget)
+    nst = widget.output.metadata["nst"]
+    assert nst["precision"] == "fp32" and nst["options"]["precision"] == "auto"
+    assert nst["until"] == "steps" and nst["steps_run"] == 30
+    widget.until.value = "converged"
+    assert widget.engine_options()["until"] == "converged"
+
+
 def test_a_run_that_never_starts_leaves_no_layer(viewer, images, dock, wait_idle, notifications) -> None:
     content, style = images
     widget = configure(dock("Style Transfer"), content, style, backbone="vgg19")
@@ -142,7 +158,7 @@ def test_cancel_stops_inside_a_step(viewer, images, dock, qtbot, wait_idle) -> N
 
 def test_deleting_the_result_layer_mid_run_keeps_the_result(viewer, images, dock, qtbot, wait_idle, fast_previews) -> None:
     content, style = images
-    widget = configure(dock("Style Transfer"), content, style, steps=400)
+    widget = configure(dock("Style Transfer"), content, style, steps=400, until="steps")
     widget.run()
     qtbot.waitUntil(lambda: "loss" in widget.status.value, timeout=30_000)
     viewer.layers.remove(widget.output)

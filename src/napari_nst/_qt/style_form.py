@@ -38,8 +38,11 @@ from nst_engine.backbones.vgg import (
     has_imagenet_weights,
     imagenet_weights_path,
 )
+from nst_engine.convergence import UNTIL
 from nst_engine.errors import OptionError
 from nst_engine.pipeline import iter_stylize
+from nst_engine.precision import PRECISIONS
+from nst_engine.presets import DEFAULT_QUALITY, QUALITY_PRESETS
 from nst_engine.schedule import MIN_SIDE
 
 from .. import __version__
@@ -79,13 +82,8 @@ _DEFAULTS = {p.name: p.default for p in inspect.signature(iter_stylize).paramete
 COLOR_MODES = ("none", "luminance", "before", "after")
 
 
-#: Quality presets: (steps, scales). "draft" is a first look in seconds to a minute; "fine"
-#: spends its extra steps where they pay, at full resolution.
-PRESETS: dict[str, tuple[int, int]] = {
-    "draft": (60, 2),
-    "standard": (_DEFAULTS["steps"], _DEFAULTS["scales"]),
-    "fine": (600, 3),
-}
+#: Quality presets: (steps, scales), the engine's (``nst stylize --quality``).
+PRESETS: dict[str, tuple[int, int]] = {name: (p["steps"], p["scales"]) for name, p in QUALITY_PRESETS.items()}
 CUSTOM = "custom"
 #: The one line the panel shows when VGG weights are absent (the tooltip says where they go).
 WEIGHTS_NOTE = "No VGG weights here: using random-multiscale, which works offline. For VGG-19, see the tooltip."
@@ -116,9 +114,9 @@ class StyleTransferForm(Panel):
             viewer, name="style", label="style", tooltip="the image whose style (colors, textures, strokes) is transferred"
         )
         self.quality = ComboBox(
-            name="quality", label="quality", choices=[*PRESETS, CUSTOM], value="standard",
+            name="quality", label="quality", choices=[*PRESETS, CUSTOM], value=DEFAULT_QUALITY,
             tooltip="draft: a first look, quickly; standard: the engine's defaults; fine: more steps. "
-            "Sets steps and scales (Advanced > Optimisation)",
+            "Sets steps and scales (Advanced > Optimisation); each scale ends early once its loss stops falling",
         )
         self.size = SpinBox(
             name="size", value=_DEFAULTS["size"] or 0, min=0, max=16_384,
@@ -151,6 +149,11 @@ class StyleTransferForm(Panel):
             name="scales", value=_DEFAULTS["scales"], min=1, max=8,
             tooltip=f"coarse-to-fine scales, each half the size of the next; scales whose shorter side "
             f"would fall below {MIN_SIDE} px are skipped",
+        )
+        self.until = ComboBox(
+            name="until", choices=list(UNTIL), value=_DEFAULTS["until"],
+            tooltip="converged: end each scale once its loss stops falling (saves time, same look); "
+            "steps: run every step",
         )
         self.init = ComboBox(
             name="init", choices=["content", "noise", "style"], value=_DEFAULTS["init"],
@@ -199,6 +202,11 @@ class StyleTransferForm(Panel):
             name="device", choices=["auto", "cpu", "cuda", "mps"], value=_device(settings.device),
             tooltip="where the run computes: auto picks CUDA, then MPS, then the CPU",
         )
+        self.precision = ComboBox(
+            name="precision", choices=list(PRECISIONS), value=_DEFAULTS["precision"],
+            tooltip="the backbone's arithmetic: fp32, or bf16 where the CPU (AMX, AVX-512 BF16) or GPU computes it "
+            "natively (faster, slightly different results); auto picks bf16 there",
+        )
         self.run_button = PushButton(name="run", text="Run")
         self.run_button.tooltip = "stylise the content (the viewer stays usable; the result updates live)"
         self.cancel_button = PushButton(name="cancel", text="Cancel", enabled=False)
@@ -209,11 +217,11 @@ class StyleTransferForm(Panel):
         forms = (self.backbone.holder, self.optimizer.holder, self.color_transfer.holder, self.losses)
         self.sections = [
             Section("Backbone", self.backbone.widgets, wide=forms),
-            Section("Optimisation", [*self.optimizer.widgets, self.steps, self.scales, self.init], wide=forms),
+            Section("Optimisation", [*self.optimizer.widgets, self.steps, self.scales, self.until, self.init], wide=forms),
             Section("Losses", [self.losses, self.dynamic_weights], wide=forms),
             Section("Styles and mask", [self.extra_styles, self.style_weights, self.mask, self.style_scale]),
             Section("Color", [self.color, *self.color_transfer.widgets], wide=forms),
-            Section("Run", [self.seed, self.device]),
+            Section("Run", [self.seed, self.device, self.precision]),
         ]
         super().__init__([basic, self.weights_note, *self.sections], [self.run_button, self.cancel_button])
         self._color_changed()
@@ -286,10 +294,12 @@ class StyleTransferForm(Panel):
             "steps": int(self.steps.value),
             "size": int(self.size.value) or None,
             "scales": int(self.scales.value),
+            "until": self.until.value,
             "style_scale": float(self.style_scale.value),
             "init": self.init.value,
             "seed": int(self.seed.value),
             "device": self.device.value,
+            "precision": self.precision.value,
             "threads": settings.torch_threads,
             "preview_every": settings.preview_interval,
         }

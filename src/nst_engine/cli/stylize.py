@@ -52,11 +52,43 @@ class _LossOption(click.Option):
         return super().get_help_record(ctx)
 
 
-def _announce(content, styles, *, size: int, steps: int, scales: int, backbone: str, device: str) -> str:
-    """The line that says what the run is about to do, from the arguments alone."""
+#: chelsea's height and width: the sample's estimate needs no skimage import.
+SAMPLE_CONTENT_SHAPE = (300, 451)
+
+
+def _content_shape(content: Path | None) -> tuple[int, int] | None:
+    """Height and width from the file's header (PIL reads no pixels for it), if PIL can."""
+    if content is None:
+        return SAMPLE_CONTENT_SHAPE
+    from PIL import Image
+
+    try:
+        with Image.open(content) as image:
+            return image.height, image.width
+    except Exception:  # noqa: BLE001 - no estimate then; the engine's reader says what is wrong
+        return None
+
+
+def _duration(seconds: float) -> str:
+    return "< 1 s" if seconds < 1 else f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _announce(content, styles, *, size: int, steps: int, scales: int, backbone: str, device: str,
+              precision: str, threads: int | None, until: str) -> str:
+    """The line that says what the run is about to do and how long it may take, before torch loads."""
+    from ..schedule import max_side_shape, scale_shapes
+    from ..step_costs import estimate_seconds
+
     names = [p.name for p in styles] or ["immunohistochemistry (sample)"]
-    return (f"stylize {content.name if content else 'chelsea (sample)'} with {', '.join(names)}: "
-            f"{size} px, {steps} steps over {scales} scale(s), {backbone} on {device}")
+    shape = _content_shape(content)
+    shapes = scale_shapes(max_side_shape(shape, size), scales) if shape else None
+    line = (f"stylize {content.name if content else 'chelsea (sample)'} with {', '.join(names)}: "
+            f"{size} px, {steps} steps over {len(shapes) if shapes else scales} scale(s), {backbone} on {device}")
+    seconds = shapes and estimate_seconds(shapes, steps=steps, backbone=backbone, device=device,
+                                          precision=precision, threads=threads)
+    if seconds is not None:
+        line += f"; all steps ≈ {_duration(seconds)}" + (", converged scales end sooner" if until == "converged" else "")
+    return line
 
 
 def run_options(function):
@@ -153,9 +185,10 @@ def stylize_command(content, styles, output, sample, mask, quiet, **run) -> None
         raise click.UsageError("give both CONTENT and STYLE")
     preset = QUALITY_PRESETS[run["quality"]]
     if not quiet:
-        click.echo(_announce(content, styles, size=run["size"], steps=run["steps"] or preset["steps"],
-                             scales=run["scales"] or preset["scales"], backbone=run["backbone"], device=run["device"]),
-                   err=True)
+        click.echo(_announce(content, styles, size=run["size"],
+                             steps=preset["steps"] if run["steps"] is None else run["steps"],
+                             scales=run["scales"] or preset["scales"], backbone=run["backbone"], device=run["device"],
+                             precision=run["precision"], threads=run["threads"], until=run["until"]), err=True)
     from ..files import check_output, read_image, write_image
     from ..masks import read_mask
     from ..pipeline import iter_stylize
@@ -178,6 +211,10 @@ def stylize_command(content, styles, output, sample, mask, quiet, **run) -> None
                       style=[str(p) for p in styles] or ["sample:immunohistochemistry"],
                       mask_file=str(mask) if mask else None)
     write_image(output, result.image, provenance=provenance)
+    if not result.cancelled:
+        from ..step_costs import record_run
+
+        record_run(result.provenance)
     if not quiet:
         click.echo(f"wrote {output} ({result.image.shape[1]}×{result.image.shape[0]}, "
                    f"{result.provenance['steps_run']} steps, {result.provenance['timings']['total_s']:.1f} s)", err=True)
