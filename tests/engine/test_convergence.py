@@ -1,6 +1,5 @@
 """Early stopping: a scale ends on a flat loss, never before its minimum steps, and not while it falls."""
 
-import numpy as np
 import pytest
 
 from nst_engine.convergence import CONVERGENCE_WINDOW, MIN_SCALE_STEPS, ConvergenceWatch
