@@ -7,9 +7,10 @@ For each size and precision, in one process and interleaved (so machine noise hi
 - engine: ``iter_stylize`` with VGG-19 (random weights: timing is independent of their
   values), the default losses and L-BFGS, seconds between consecutive step events;
 - the same with the weight-free ``random-multiscale`` backbone (goal: <= 2x VGG-19).
-Prints medians and the ratio engine / floor (goal, fp32: <= 1.05; the Gram matrices' own
-matmuls are part of the engine's step and not of the floor), and the peak resident memory of
-a separate process per size running the engine in fp32. bf16 rows appear where the device
+Prints medians and the ratio engine / floor (goal, fp32: <= 1.05). The Gram matrices' own
+matmuls are part of the engine's step and not of the floor, so a second floor adds a plain
+``torch.bmm`` Gram per style layer: engine / (floor + Grams) is the engine's own overhead.
+Also the peak resident memory of a separate process per size running the engine in fp32. bf16 rows appear where the device
 has native bf16 (``nst_engine.precision.has_bf16``); ``--precisions fp32`` skips them. The
 quality figures of bf16 against fp32 are docs/performance.md's "Precision" script.
 
@@ -37,9 +38,16 @@ from nst_engine.pipeline import iter_stylize
 from nst_engine.precision import has_bf16
 
 GATYS_LAYERS = (1, 6, 11, 20, 22, 29)  # relu1_1, relu2_1, relu3_1, relu4_1, relu4_2, relu5_1
+CONTENT_LAYER = 22
 
 
-def floor_step_times(size: int, steps: int, device: str, precision: str = "fp32") -> list[float]:
+def _plain_gram(x: torch.Tensor) -> torch.Tensor:
+    flat = x.float().flatten(2)
+    return torch.bmm(flat, flat.transpose(1, 2))
+
+
+def floor_step_times(size: int, steps: int, device: str, precision: str = "fp32", grams: bool = False) -> list[float]:
+    """The bare network's forward+backward; ``grams``: plus a plain Gram matrix per style layer."""
     net = make_layers(cfgs["E"])[:30].eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
     image = torch.rand(1, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
     image.requires_grad_(True)
@@ -53,7 +61,7 @@ def floor_step_times(size: int, steps: int, device: str, precision: str = "fp32"
             for index, module in enumerate(net):
                 x = module(x)
                 if index in GATYS_LAYERS:
-                    total = total + x.float().sum()
+                    total = total + (_plain_gram(x).sum() if grams and index != CONTENT_LAYER else x.float().sum())
         total.backward()
         if device.startswith("cuda"):
             torch.cuda.synchronize()
@@ -118,22 +126,23 @@ def main() -> None:
     precisions = [p for p in args.precisions if p == "fp32" or has_bf16(torch.device(args.device))]
     print(f"torch {torch.__version__}, device {args.device}, threads {args.threads}, "
           f"{args.steps} steps x {args.rounds} rounds per measurement, precisions {', '.join(precisions)}")
-    print("| size | precision | floor s/iter | engine s/iter | ratio | random-multiscale s/iter | vs engine | "
-          "peak RSS (MB) | RSS before the run (MB) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| size | precision | floor s/iter | floor + Grams s/iter | engine s/iter | ratio | ratio to floor + Grams | "
+          "random-multiscale s/iter | vs engine | peak RSS (MB) | RSS before the run (MB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     worst, worst_random = 0.0, 0.0
     for size in args.sizes:
         memory = peak_memory_mb(size, args.steps, args.device)
         for precision in precisions:
-            floor, engine, random = [], [], []
+            floor, grams, engine, random = [], [], [], []
             for _ in range(args.rounds):
                 floor += floor_step_times(size, args.steps, args.device, precision)
+                grams += floor_step_times(size, args.steps, args.device, precision, grams=True)
                 engine += engine_step_times(size, args.steps, args.device, precision=precision)
                 random += engine_step_times(size, args.steps, args.device, "random-multiscale", precision)
-            f, e, r = (statistics.median(x) for x in (floor, engine, random))
+            f, g, e, r = (statistics.median(x) for x in (floor, grams, engine, random))
             if precision == "fp32":
                 worst, worst_random = max(worst, e / f), max(worst_random, r / e)
-            print(f"| {size}² | {precision} | {f:.3f} | {e:.3f} | {e / f:.3f} | {r:.3f} | {r / e:.2f} | "
+            print(f"| {size}² | {precision} | {f:.3f} | {g:.3f} | {e:.3f} | {e / f:.3f} | {e / g:.3f} | {r:.3f} | {r / e:.2f} | "
                   f"{memory['peak_mb']} | {memory['imports_mb']} |", flush=True)
     passed = worst <= 1.05 and worst_random <= 2.0
     print(f"worst fp32 engine/floor {worst:.3f} (goal <= 1.05); worst random-multiscale/VGG-19 engine "

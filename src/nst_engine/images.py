@@ -6,7 +6,6 @@ Every function here returns new arrays; the caller's image is never modified.
 from __future__ import annotations
 
 import numpy as np
-from skimage.transform import resize
 
 from .errors import ImageError
 from .schedule import max_side_shape
@@ -106,6 +105,8 @@ def resize_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Anti-aliased resize of a float image to ``shape`` (rows, columns), float32 out."""
     if tuple(image.shape[:2]) == tuple(shape):
         return image.astype(np.float32, copy=True)
+    from skimage.transform import resize  # here: skimage.transform costs a plugin's import ~0.5 s
+
     out = resize(image, tuple(shape) + image.shape[2:], order=1, anti_aliasing=True, preserve_range=True)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 

@@ -7,11 +7,21 @@ gives a plugin's float32 RGB core the same contract (``docs/plugins.md``).
 """
 
 from .contract import rgb_transfer
-from .matching import histogram
-from .iterative import idt
-from .linear import cholesky, mkl, pca
-from .moments import luminance, mean_std, reinhard
-from .grain import regrain
+
+#: Each transfer's module, imported on first use: a plugin that imports ``rgb_transfer`` (and
+#: ``nst --help``, which loads plugins) does not pay for scipy.stats and scikit-image.
+_TRANSFERS = {
+    "histogram": "matching", "idt": "iterative", "cholesky": "linear", "mkl": "linear", "pca": "linear",
+    "luminance": "moments", "mean_std": "moments", "reinhard": "moments", "regrain": "grain",
+}
+
+
+def __getattr__(name: str):
+    if name in _TRANSFERS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_TRANSFERS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "reinhard",

@@ -29,7 +29,6 @@ import numpy as np
 from nst_engine.errors import ImageError, OptionError
 from nst_engine.images import to_unit_float
 
-from .spaces import LUMA
 
 __all__ = ["Pair", "PixelMap", "ImageCore", "recolor", "recolor_images", "check_choice", "check_range"]
 
@@ -230,6 +229,8 @@ def _restore(result: np.ndarray | PixelMap, src: _Image, out: np.ndarray) -> np.
         else:
             block = np.asarray(result[top : top + rows], dtype=np.float32)
         if color == 1:
+            from .spaces import LUMA  # here: skimage.color would weigh on every plugin's import
+
             block = (block @ LUMA)[..., None]
         target = out[top : top + rows, :, :color]
         if top_value is None:
