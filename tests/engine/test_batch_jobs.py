@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -108,3 +110,10 @@ def test_required_plugins_and_what_a_worker_lacks():
         "worker tcp://a:1 has color transfer 'slow' from plugin nst-batch-test 1.0, this client nst-batch-test 2.0",
         "worker tcp://b:2 lacks color transfer 'slow' (plugin nst-batch-test 2.0)",
     ]
+
+
+def test_nst_engine_batch_is_there_without_importing_torch_or_dask():
+    script = ("import sys, nst_engine; f = nst_engine.batch; g = nst_engine.run_batch; "
+              "print(callable(f), callable(g), 'torch' in sys.modules, 'distributed' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["True", "True", "False", "False"], done.stderr

@@ -153,9 +153,10 @@ def _run(client, jobs, todo, digests, records, counts, pending, event, *, thread
 
     from .cluster import dashboard_link
     from .plugins_check import check_workers
-    from .tasks import run_job
+    from .tasks import run_job, warm_up
 
     check_workers(client, [jobs[i] for i in todo])
+    client.run(warm_up, sorted({jobs[i].task for i in todo}))
     slots = max(1, sum(client.nthreads().values()))
     yield event("started", None, dashboard=dashboard_link(client))
     attempts = dict.fromkeys(todo, 0)

@@ -30,6 +30,7 @@ def job_record(job: Job, status: str, **values: Any) -> dict[str, Any]:
 def write_summary(directory: str | Path, records: Sequence[Mapping[str, Any]]) -> tuple[Path, Path]:
     """Write ``summary.csv`` and ``summary.json`` into ``directory``; returns their paths."""
     directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     rows = []
     metric_names: list[str] = []
     for record in records:

@@ -17,19 +17,36 @@ import numpy as np
 
 from .jobs import Job
 
-__all__ = ["run_job", "read_content", "worker_name"]
+__all__ = ["run_job", "read_content", "worker_name", "warm_up"]
 
 _STATUS = "/proc/self/status"
 
 
-def worker_name() -> str:
-    """The Dask worker's address, or ``local`` outside a worker."""
+def _worker():
     try:
         from distributed import get_worker
 
-        return get_worker().address
+        return get_worker()
     except (ImportError, ValueError):
-        return "local"
+        return None
+
+
+def worker_name() -> str:
+    """The Dask worker's address, or ``local`` outside a worker."""
+    worker = _worker()
+    return worker.address if worker is not None else "local"
+
+
+def _share_of_cores() -> int | None:
+    """A worker's cores divided by the jobs it runs at once (``None`` outside a worker: torch's)."""
+    worker = _worker()
+    if worker is None:
+        return None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, int(getattr(worker, "nthreads", 1) or 1)))
 
 
 def _reset_peak() -> None:
@@ -53,6 +70,15 @@ def _peak_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def warm_up(tasks: list[str]) -> None:
+    """Import what ``tasks`` run (torch, scipy, scikit-image: seconds), on every worker at once
+    before the first job, instead of inside each worker's first job."""
+    from .. import evaluation, files, images, transfers  # noqa: F401
+
+    if "stylize" in tasks:
+        from .. import pipeline  # noqa: F401
+
+
 def read_content(job: Job) -> np.ndarray:
     """The job's content image: the file, or its plane ``job.plane`` read alone from the stack."""
     from ..files import read_image
@@ -74,8 +100,8 @@ def _stylize(job: Job, content: np.ndarray, threads: int | None) -> tuple[np.nda
     from ..pipeline import stylize
 
     options = dict(job.options)
-    if options.get("threads") is None and threads:
-        options["threads"] = threads
+    if options.get("threads") is None:
+        options["threads"] = threads or _share_of_cores()
     styles = [read_image(p) for p in job.styles]
     result = stylize(content, styles, preview_every=0, **options)
     return result.image, dict(result.provenance, content=job.content, style=list(job.styles))
@@ -125,7 +151,8 @@ def run_job(job: Job, job_hash: str, *, threads: int | None = None, evaluate: bo
             return_image: bool = False) -> dict[str, Any]:
     """Run ``job`` here and write its output with ``job_hash`` in the provenance.
 
-    ``threads`` are torch's for a style transfer whose options leave them unset. Returns the
+    ``threads`` are torch's for a style transfer whose options leave them unset (default: the
+    worker's cores divided by its Dask threads). Returns the
     job's record: output, seconds, peak memory (the worker process's, during the job),
     worker, and with ``evaluate`` the metrics of ``nst evaluate``. Raises what the job raised.
     """
