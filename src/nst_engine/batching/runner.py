@@ -8,6 +8,7 @@ futures still pending; finished outputs stay, and the summary is written either 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,16 +136,18 @@ def batch(jobs: Iterable[Job], *, output_dir: str | Path | None = None, schedule
                             retries=retries, evaluate=evaluate, return_images=return_images)
     finally:
         if pending and client is not None:
-            client.cancel(list(pending))
+            with contextlib.suppress(Exception):  # a scheduler already gone has nothing to cancel
+                client.cancel(list(pending))
         for i, job in enumerate(jobs):
             records.setdefault(i, job_record(job, "cancelled"))
+        ordered = [records[i] for i in range(total)]
+        # Written before the cluster closes, which takes seconds and may fail on its own.
+        summary = write_summary(output_dir, ordered) if output_dir is not None else None
         if owned is not None:
             owned.close()
         if cluster is not None:  # its workers are gone: nothing is writing these outputs now
             cluster.close()
             _sweep(jobs[i] for i in todo)
-        ordered = [records[i] for i in range(total)]
-        summary = write_summary(output_dir, ordered) if output_dir is not None else None
     return BatchResult(ordered, summary)
 
 
