@@ -102,6 +102,28 @@ def summary(folder: Path) -> dict[str, dict]:
     return {row["job"]: row for row in json.loads((folder / "summary.json").read_text())}
 
 
+def interrupted_slow_batch(folder: Path, count: int, *options: str, group: bool = False, env: dict | None = None):
+    """Run ``nst batch color`` with the slow transfer on ``count`` images in ``folder``, send
+    SIGINT (to the process group with ``group``: a terminal's Ctrl-C) once the first output
+    exists; returns the exit code, stderr and the output folder."""
+    images(folder / "in", count)
+    out = folder / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from nst_engine.cli import main; main()", "batch", "color", "--content",
+         str(folder / "in" / "c*.png"), "--style", str(folder / "in" / "style.png"), "-o", str(out),
+         "-m", "slow", "-q", *options],
+        stderr=subprocess.PIPE, text=True, start_new_session=group, env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*.png")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    if group:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    return process.returncode, err, out
+
+
 class DaskProcesses:
     """``dask scheduler --port 0`` and ``dask worker`` processes on 127.0.0.1."""
 

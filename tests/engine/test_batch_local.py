@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
-from batch_helpers import TINY_OPTIONS, assert_whole, images, install_on_workers, summary, write_plugin
+from batch_helpers import (TINY_OPTIONS, assert_whole, images, install_on_workers, interrupted_slow_batch, summary,
+                           write_plugin)
 from nst_engine.batching.jobs import cross_jobs
 from nst_engine.batching.runner import batch, run_batch
 from nst_engine.errors import PluginError
@@ -116,20 +113,10 @@ def test_a_worker_without_a_required_plugin_is_named(client, plugin_dir, tmp_pat
 
 def test_ctrl_c_on_a_local_cluster_keeps_whole_outputs_and_exits_130(plugin_dir, tmp_path):
     """A terminal's Ctrl-C reaches the whole process group: the CLI and its worker processes."""
-    images(tmp_path / "in", 6)
-    out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from nst_engine.cli import main; main()", "batch", "color", "--content",
-         str(tmp_path / "in" / "c*.png"), "--style", str(tmp_path / "in" / "style.png"), "-o", str(out),
-         "-m", "slow", "-p", "seconds=1", "--workers", "1", "-q"],
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_dir), os.environ.get("PYTHONPATH", "")])})
-    deadline = time.monotonic() + 120
-    while not list(out.glob("*.png")) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
+    pythonpath = os.pathsep.join([str(plugin_dir), os.environ.get("PYTHONPATH", "")])
+    code, err, out = interrupted_slow_batch(tmp_path, 6, "-p", "seconds=1", "--workers", "1", group=True,
+                                            env={"PYTHONPATH": pythonpath})
+    assert code == 130, err
     outputs = assert_whole(out)
     assert 1 <= len(outputs) < 6
     statuses = [row["status"] for row in summary(out).values()]

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from batch_helpers import TINY_STYLIZE, DaskProcesses, assert_whole, images, summary, write_plugin
+from batch_helpers import (TINY_STYLIZE, DaskProcesses, assert_whole, images, interrupted_slow_batch, summary,
+                           write_plugin)
 from cli_helpers import run
 from nst_engine.batching.jobs import cross_jobs
 from nst_engine.batching.runner import run_batch
@@ -70,19 +69,8 @@ def test_dask_scheduler_address_is_used_without_the_flag(dask, tmp_path, capsys,
 
 
 def test_sigint_cancels_the_batch_and_leaves_only_whole_outputs(dask, tmp_path):
-    images(tmp_path / "in", 8)
-    out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from nst_engine.cli import main; main()", "batch", "color", "--content",
-         str(tmp_path / "in" / "c*.png"), "--style", str(tmp_path / "in" / "style.png"), "-o", str(out),
-         "-m", "slow", "-p", "seconds=1.5", "--scheduler", dask[0].address, "-q"],
-        stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not list(out.glob("*.png")) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
+    code, err, out = interrupted_slow_batch(tmp_path, 8, "-p", "seconds=1.5", "--scheduler", dask[0].address)
+    assert code == 130, err
     assert "interrupted" in err
     time.sleep(2)  # a job the workers had started may still finish: whole, or not at all
     outputs = assert_whole(out)
