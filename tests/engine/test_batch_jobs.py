@@ -117,3 +117,34 @@ def test_nst_engine_batch_is_there_without_importing_torch_or_dask():
               "print(callable(f), callable(g), 'torch' in sys.modules, 'distributed' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["True", "True", "False", "False"], done.stderr
+
+
+def _cli_jobs(command, task, argv, to_options):
+    from nst_engine.cli.batch import _WHERE, _jobs
+
+    with command.make_context(task, argv) as ctx:
+        values = dict(ctx.params)
+        where = {k: values.pop(k) for k in _WHERE}
+        return _jobs(task, where, values, to_options, *([] if task == "stylize" else [lambda column: column == "iterations"]))
+
+
+def test_manifest_columns_override_the_command_line_options_per_row(tmp_path):
+    from nst_engine.cli.batch import batch_color, batch_stylize
+    from nst_engine.cli.stylize import stylize_options
+
+    (tmp_path / "m.csv").write_text("content,style,steps,loss,backbone.channels,style-scale\n"
+                                    "a.png,s.png,7,gram=1e3;tv=2,8,0.5\n"
+                                    "b.png,s.png,,,,\n"
+                                    "c.png,s.png,many,,,\n")
+    first, second, third = _cli_jobs(batch_stylize, "stylize", ["--manifest", str(tmp_path / "m.csv"), "-o",
+                                                                str(tmp_path), "--steps", "4", "-p", "backbone.seed=3"],
+                                     lambda v: stylize_options(**v))
+    assert first.options["steps"] == 7 and first.options["style_scale"] == 0.5
+    assert first.options["losses"] == {"content": 1, "gram": 1e3, "tv": 2}
+    assert first.options["backbone_options"] == {"seed": "3", "channels": "8"}
+    assert second.options["steps"] == 4 and second.options["losses"] == {"content": 1, "gram": 1e4, "tv": 1}
+    assert third.error.startswith("column steps:") and "many" in third.error
+    (tmp_path / "c.csv").write_text("content,style,method,iterations\na.png,s.png,idt,3\n")
+    job, = _cli_jobs(batch_color, "color", ["--manifest", str(tmp_path / "c.csv"), "-o", str(tmp_path)],
+                     lambda v: {"method": v["method"], "options": dict(p.split("=") for p in v["params"])})
+    assert job.options == {"method": "idt", "options": {"iterations": "3"}}

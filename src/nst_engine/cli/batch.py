@@ -64,11 +64,16 @@ def _row_values(command: click.Command, base: dict[str, Any], row, pass_through:
     """The command's values with ``row``'s option columns applied: ``GROUP.KEY`` columns
     become ``-p`` pairs, others must name an option of ``command`` or pass ``pass_through``."""
     values = dict(base)
-    names = {p.name for p in command.params if isinstance(p, click.Option)}
+    # A column is named as the flag (``style-scale``, ``loss``) or as its parameter (``style_scale``).
+    names = {}
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name in base:
+            for spelled in (param.name, *(flag.lstrip("-") for flag in param.opts if flag.startswith("--"))):
+                names[spelled] = names[spelled.replace("-", "_")] = param.name
     extra = []
     for column, text in row.options.items():
-        name = column.lstrip("-").replace("-", "_")
-        if name in names and name not in _FILE_COLUMNS and name in base:
+        name = names.get(column.lstrip("-"))
+        if name is not None and name not in _FILE_COLUMNS:
             try:
                 values[name] = _cast(command, name, text)
             except click.BadParameter as exc:
