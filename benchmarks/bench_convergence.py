@@ -18,7 +18,7 @@ process shares the cores; wall seconds are saved too, and the load average is pr
     python benchmarks/bench_convergence.py [--size 256] [--steps 300] [--backbone random-multiscale]
         [--pairs 5] [--json results.json] [--plot docs/images/convergence.png]
         [--candidate NAME=COARSE_RATIO:TOLERANCE ...]   # other converged schedules to compare
-    python benchmarks/bench_convergence.py --replot results.json --plot docs/images/convergence.png
+    python benchmarks/bench_convergence.py --replot results.json --plot docs/images/convergence.png [--show single default]
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def print_table(rows: list[dict]) -> None:
               f"median total time {statistics.median(times):.2f}× single's")
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict, path: Path, show: list[str] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -144,11 +144,13 @@ def plot(results: dict, path: Path) -> None:
         curves = results["pairs"][pair]
         target = curves["single"]["loss"][-1]
         for name, curve in curves.items():
+            if show and name not in show:
+                continue
             times, losses = finest(curve)
             ax.plot(times, losses, label=name, lw=1.4)
         ax.axhline(target, color="gray", ls=":", lw=1)
         ax.set_yscale("log")
-        ax.set_ylim(target * 0.8, target * 8)
+        ax.set_ylim(target * 0.9, target * 3)
         ax.set_title(pair.replace("__", " ← "), fontsize=9)
         ax.set_xlabel("time (s, one thread)")
     np.atleast_1d(axes)[0].set_ylabel("total loss at full size")
@@ -167,6 +169,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the curves here")
     parser.add_argument("--plot", type=Path, help="draw the curves here (PNG)")
     parser.add_argument("--replot", type=Path, help="summarise and plot saved curves instead of running")
+    parser.add_argument("--show", nargs="+", metavar="NAME", help="plot only these schedules")
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME=COARSE_RATIO:TOLERANCE",
                         help="also run a converged schedule with this step split and tolerance")
     args = parser.parse_args()
@@ -199,7 +202,7 @@ def main() -> None:
     print(f"load average before {results['load_before']}, after {results.get('load_after')}")
     print_table(summarise(results))
     if args.plot:
-        plot(results, args.plot)
+        plot(results, args.plot, args.show)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ CONVERGENCE_WINDOW = 10
 MIN_SCALE_STEPS = 20
 #: A scale whose loss fell by less than this fraction over the window has converged
 #: (chosen from the curves in docs/performance.md, "Convergence").
-DEFAULT_TOLERANCE = 0.01
+DEFAULT_TOLERANCE = 0.002
 
 
 class ConvergenceWatch:
