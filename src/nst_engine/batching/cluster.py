@@ -118,7 +118,9 @@ def connect(*, scheduler: str | None = None, workers: int | None = None, threads
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         cluster = LocalCluster(n_workers=sizing.workers, threads_per_worker=sizing.threads, processes=True,
                                memory_limit=sizing.memory_limit, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+                               # A failed job is one line of the batch's own; a worker's ERROR log
+                               # repeats it with a traceback (shown with nst --debug).
+                               silence_logs=logging.DEBUG if _log.isEnabledFor(logging.DEBUG) else logging.CRITICAL)
     try:
         return Client(cluster), cluster, sizing.torch_threads
     except BaseException:

@@ -124,6 +124,8 @@ def _run(jobs: list, where: dict) -> None:
 
     where["output_dir"].mkdir(parents=True, exist_ok=True)
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:  # Dask's INFO lines would bury the bar
+        import distributed  # noqa: F401 - importing it sets its loggers to INFO: quieten them after
+
         logging.getLogger("distributed").setLevel(logging.WARNING)
     events = batch(jobs, output_dir=where["output_dir"], scheduler=where["scheduler"], workers=where["workers"],
                    threads_per_worker=where["threads_per_worker"], retries=where["retries"],
