@@ -7,7 +7,7 @@ heavy: ``nst --help`` lists the presets. What each costs is measured in docs/per
 
 from __future__ import annotations
 
-__all__ = ["QUALITY_PRESETS", "DEFAULT_QUALITY"]
+__all__ = ["QUALITY_PRESETS", "DEFAULT_QUALITY", "steps_and_scales"]
 
 #: ``steps`` is the most iterations over all scales; with ``until="converged"`` (the default)
 #: a scale ends as soon as its loss stops falling, so a run usually takes fewer.
@@ -17,3 +17,9 @@ QUALITY_PRESETS: dict[str, dict[str, int]] = {
     "fine": {"steps": 600, "scales": 3},
 }
 DEFAULT_QUALITY = "standard"
+
+
+def steps_and_scales(quality: str, steps: int | None = None, scales: int | None = None) -> tuple[int, int]:
+    """The preset's ``steps`` and ``scales``, each overridden where given."""
+    preset = QUALITY_PRESETS[quality]
+    return (preset["steps"] if steps is None else steps), (preset["scales"] if scales is None else scales)

@@ -105,6 +105,13 @@ class BoundColorTransfer:
         return call_color_transfer(self.entry, source, reference, self.options,
                                    source_mask=source_mask, reference_mask=reference_mask)
 
+    def provenance(self, *, seconds: float, **inputs: Any) -> dict[str, Any]:
+        """What a result of this transfer records: the transfer, its plugin and version, every
+        option, the ``inputs`` it was given (file names) and how long it took."""
+        entry = self.entry
+        return {"kind": "color_transfer", "method": entry.name, "plugin": entry.plugin,
+                "version": entry.plugin_version, "options": self.options, **inputs, "seconds": round(seconds, 4)}
+
 
 def bind_color_transfer(method: str, /, **options: Any) -> BoundColorTransfer:
     """The registered transfer ``method`` with ``options`` validated now and bound, checked on

@@ -42,7 +42,7 @@ from nst_engine.convergence import UNTIL
 from nst_engine.errors import OptionError
 from nst_engine.pipeline import iter_stylize
 from nst_engine.precision import PRECISIONS
-from nst_engine.presets import DEFAULT_QUALITY, QUALITY_PRESETS
+from nst_engine.presets import DEFAULT_QUALITY, QUALITY_PRESETS, steps_and_scales
 from nst_engine.schedule import MIN_SIDE
 
 from .. import __version__
@@ -83,7 +83,7 @@ COLOR_MODES = ("none", "luminance", "before", "after")
 
 
 #: Quality presets: (steps, scales), the engine's (``nst stylize --quality``).
-PRESETS: dict[str, tuple[int, int]] = {name: (p["steps"], p["scales"]) for name, p in QUALITY_PRESETS.items()}
+PRESETS: dict[str, tuple[int, int]] = {name: steps_and_scales(name) for name in QUALITY_PRESETS}
 CUSTOM = "custom"
 #: The one line the panel shows when VGG weights are absent (the tooltip says where they go).
 WEIGHTS_NOTE = "No VGG weights here: using random-multiscale, which works offline. For VGG-19, see the tooltip."

@@ -116,23 +116,17 @@ def _color(job: Job, content: np.ndarray) -> tuple[np.ndarray, dict]:
     transfer = bind_color_transfer(method, **dict(job.options.get("options", {})))
     started = time.perf_counter()
     result = transfer(content, read_image(job.styles[0]))
-    entry = transfer.entry
-    provenance = {"kind": "color_transfer", "method": method, "plugin": entry.plugin, "version": entry.plugin_version,
-                  "options": transfer.options, "source": job.content, "reference": job.styles[0],
-                  "seconds": round(time.perf_counter() - started, 4)}
+    provenance = transfer.provenance(seconds=time.perf_counter() - started, source=job.content,
+                                     reference=job.styles[0])
     return to_unit_float(result), provenance
 
 
 def _metrics(job: Job, content: np.ndarray, image: np.ndarray) -> dict[str, Any]:
     from ..evaluation import evaluate
     from ..files import read_image
-    from ..images import to_unit_float
+    from ..images import resize_to, to_unit_float
 
-    original = to_unit_float(content)[..., :3]
-    if original.shape[:2] != image.shape[:2]:
-        from skimage.transform import resize
-
-        original = resize(original, image.shape[:2] + original.shape[2:], anti_aliasing=True).astype(np.float32)
+    original = resize_to(to_unit_float(content)[..., :3], image.shape[:2])
     style = None
     options: dict[str, Any] = {}
     if job.task == "stylize":

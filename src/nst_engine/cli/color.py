@@ -49,12 +49,9 @@ def color_command(source, reference, output, method, params, source_mask, refere
     started = time.perf_counter()
     result = transfer(source_img, reference_img, source_mask=_mask(source_mask, source_img),
                       reference_mask=_mask(reference_mask, reference_img))
-    seconds = time.perf_counter() - started
-    entry = transfer.entry
-    provenance = {
-        "kind": "color_transfer", "method": method, "plugin": entry.plugin, "version": entry.plugin_version,
-        "options": transfer.options, "source": str(source), "reference": str(reference),
-        "source_mask": str(source_mask) if source_mask else None,
-        "reference_mask": str(reference_mask) if reference_mask else None, "seconds": round(seconds, 4),
-    }
+    provenance = transfer.provenance(
+        seconds=time.perf_counter() - started, source=str(source), reference=str(reference),
+        source_mask=str(source_mask) if source_mask else None,
+        reference_mask=str(reference_mask) if reference_mask else None,
+    )
     write_image(output, to_unit_float(result), provenance=provenance)

@@ -12,7 +12,8 @@ from typing import Any, Sequence
 import click
 from tqdm import tqdm
 
-from ..presets import QUALITY_PRESETS
+from ..convergence import UNTIL
+from ..presets import DEFAULT_QUALITY, QUALITY_PRESETS, steps_and_scales
 from .params import group_options, loss_weights
 
 __all__ = ["stylize_command", "run_options", "stylize_options"]
@@ -96,14 +97,14 @@ def run_options(function):
     options = [
         click.option("--backbone", default="vgg19", show_default=True, help="Feature network (see nst plugins)."),
         click.option("--optimizer", default="lbfgs", show_default=True, help="Optimizer (see nst plugins)."),
-        click.option("--quality", type=click.Choice(list(QUALITY_PRESETS)), default="standard", show_default=True,
+        click.option("--quality", type=click.Choice(list(QUALITY_PRESETS)), default=DEFAULT_QUALITY, show_default=True,
                      help="Preset of --steps and --scales: " + "; ".join(
                          f"{name}: {p['steps']} steps over {p['scales']} scale(s)" for name, p in QUALITY_PRESETS.items())
                      + ". --steps and --scales override it."),
         click.option("--steps", default=None, type=click.IntRange(min=0), help="Iterations in all, at most (default: the preset's)."),
         click.option("--size", default=512, show_default=True, type=click.IntRange(min=16), help="Longer side of the result in pixels."),
         click.option("--scales", default=None, type=click.IntRange(min=1), help="Coarse-to-fine scales (default: the preset's)."),
-        click.option("--until", type=click.Choice(["converged", "steps"]), default="converged", show_default=True,
+        click.option("--until", type=click.Choice(list(UNTIL)), default="converged", show_default=True,
                      help="converged: end a scale once its loss stops falling (see --tolerance); steps: run every step."),
         click.option("--tolerance", default=None, type=click.FloatRange(min=0, min_open=True), metavar="REL",
                      help="Relative loss decrease over the convergence window below which a scale ends "
@@ -133,7 +134,7 @@ def run_options(function):
     return function
 
 
-def stylize_options(*, backbone: str = "vgg19", optimizer: str = "lbfgs", quality: str = "standard",
+def stylize_options(*, backbone: str = "vgg19", optimizer: str = "lbfgs", quality: str = DEFAULT_QUALITY,
                     steps: int | None = None, size: int = 512, scales: int | None = None, until: str = "converged",
                     tolerance: float | None = None, style_scale: float = 1.0, style_weights: Sequence[float] = (),
                     dynamic_weights: bool = False, init: str = "content", seed: int = 0, device: str = "auto",
@@ -146,7 +147,7 @@ def stylize_options(*, backbone: str = "vgg19", optimizer: str = "lbfgs", qualit
     from ..convergence import DEFAULT_TOLERANCE
     from ..plan import DEFAULT_LOSSES
 
-    preset = QUALITY_PRESETS[quality]
+    steps, scales = steps_and_scales(quality, steps, scales)
     weights = loss_weights(DEFAULT_LOSSES, losses)
     groups = group_options(params, ["backbone", "optimizer", *weights, "color"])
     return {
@@ -154,8 +155,7 @@ def stylize_options(*, backbone: str = "vgg19", optimizer: str = "lbfgs", qualit
         "backbone": backbone, "backbone_options": groups.pop("backbone", {}),
         "optimizer": optimizer, "optimizer_options": groups.pop("optimizer", {}),
         "color": color, "color_options": groups.pop("color", {}), "losses": weights, "loss_options": groups,
-        "steps": preset["steps"] if steps is None else steps, "size": size,
-        "scales": preset["scales"] if scales is None else scales,
+        "steps": steps, "size": size, "scales": scales,
         "until": until, "tolerance": DEFAULT_TOLERANCE if tolerance is None else tolerance,
         "style_scale": style_scale, "init": init, "seed": seed, "device": device, "precision": precision,
         "threads": threads,
@@ -183,12 +183,11 @@ def stylize_command(content, styles, output, sample, mask, quiet, **run) -> None
         raise click.UsageError("give CONTENT and STYLE, or --sample (not both)")
     if not sample and not (content and styles):
         raise click.UsageError("give both CONTENT and STYLE")
-    preset = QUALITY_PRESETS[run["quality"]]
     if not quiet:
-        click.echo(_announce(content, styles, size=run["size"],
-                             steps=preset["steps"] if run["steps"] is None else run["steps"],
-                             scales=run["scales"] or preset["scales"], backbone=run["backbone"], device=run["device"],
-                             precision=run["precision"], threads=run["threads"], until=run["until"]), err=True)
+        steps, scales = steps_and_scales(run["quality"], run["steps"], run["scales"])
+        click.echo(_announce(content, styles, size=run["size"], steps=steps, scales=scales, backbone=run["backbone"],
+                             device=run["device"], precision=run["precision"], threads=run["threads"],
+                             until=run["until"]), err=True)
     from ..files import check_output, read_image, write_image
     from ..masks import read_mask
     from ..pipeline import iter_stylize
