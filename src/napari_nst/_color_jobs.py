@@ -20,7 +20,7 @@ import numpy as np
 from nst_engine.metrics import kl_divergence, ssim
 from nst_engine.transfers import bind_color_transfer
 
-from ._layers import at_plane, plane_of, to_unit
+from ._layers import at_plane, plane_of, put_plane, to_unit
 from ._workers import RunFailed, failure_message
 
 __all__ = ["ColorJob", "ColorProgress", "ColorOutcome", "ColorResult", "color_job"]
@@ -128,12 +128,7 @@ def _transfer(
         started = time.perf_counter()
         result = transfer(plane, job.reference)
         seconds += time.perf_counter() - started
-        if not job.stack_shape:
-            image = result
-        else:
-            if image is None:
-                image = np.zeros(job.stack_shape + result.shape, result.dtype)
-            image[index] = result
+        image = put_plane(image, job.stack_shape, index, result)
         yield ColorProgress(done + count + 1, total, name)
     kl = score = None
     if job.compare:  # one plane: ``plane`` and ``image`` are its source and result

@@ -31,6 +31,7 @@ __all__ = [
     "output_geometry",
     "result_kwargs",
     "at_plane",
+    "put_plane",
     "mask_plane",
     "labels_to_content",
     "shapes_to_labels",
@@ -185,6 +186,19 @@ def result_kwargs(
 def at_plane(image: np.ndarray, plane: tuple[int, ...]) -> np.ndarray:
     """``image`` with one length-1 axis per stack axis of ``plane`` (a view), for ``result_kwargs(plane=)``."""
     return np.asarray(image).reshape((1,) * len(plane) + np.shape(image))
+
+
+def put_plane(stack: np.ndarray | None, stack_shape: tuple[int, ...], index: tuple[int, ...],
+              plane: np.ndarray) -> np.ndarray:
+    """A result so far with ``plane`` in it: ``plane`` itself for a one-plane result
+    (``stack_shape`` ``()``), else ``stack`` (made at the first plane, zeros of its dtype) with
+    ``plane`` at ``index``; planes never filled stay 0."""
+    if not stack_shape:
+        return plane
+    if stack is None:
+        stack = np.zeros(tuple(stack_shape) + plane.shape, plane.dtype)
+    stack[index] = plane
+    return stack
 
 
 def shapes_to_labels(shapes: Any, layer: Any, hw: tuple[int, int]) -> np.ndarray:

@@ -20,7 +20,8 @@ configure = make_configure(FAST)
 def test_opens_from_the_plugins_menu(dock, images) -> None:
     widget = dock("Style Transfer")
     assert isinstance(widget, StyleTransferWidget)
-    assert [layer.name for layer in widget.content.choices] == ["content", "style"]
+    assert [getattr(layer, "name", repr(layer)) for layer in widget.content.choices] == [
+        "content", "style", "every selected layer"]
     assert "random-multiscale" in widget.backbone.choice.choices
 
 
@@ -77,7 +78,7 @@ def test_layer_choices_follow_the_layer_list(viewer, images, dock) -> None:
     added.name = "renamed"
     assert "renamed" in names() and "added" not in names()
     viewer.layers.remove(added)
-    assert names() == ["content", "style"]
+    assert names() == ["content", "style", "every selected layer"]
 
 
 def test_all_planes_of_a_float_stack(viewer, images, dock, wait_idle, fast_previews) -> None:

@@ -27,7 +27,9 @@ __all__ = [
     "figures_table",
     "CURRENT_PLANE",
     "ALL_PLANES",
+    "SELECTED_LAYERS",
     "image_picker",
+    "layer_choices",
     "plane_picker",
     "sync_planes",
     "pick_apart",
@@ -40,18 +42,36 @@ __all__ = [
 
 CURRENT_PLANE, ALL_PLANES = "current plane", "all planes"
 
+
+class _Selected:
+    """The content choice that stands for every selected Image layer (run as a batch)."""
+
+    def __repr__(self) -> str:
+        return "every selected layer"
+
+
+#: A picker's value for "every selected layer" (``image_picker(selected=True)``).
+SELECTED_LAYERS = _Selected()
+
 _warned_plugins: set[str] = set()
 
 
-def image_picker(viewer: Any, *, name: str, label: str, nullable: bool = False, tooltip: str = "") -> ComboBox:
-    """A combo box of the viewer's Image layers, refreshed by ``reset_choices``.
+def layer_choices(viewer: Any, kinds: Any, *_: Any) -> list[tuple[str, Any]]:
+    """Choices of the viewer's layers of ``kinds``, read from ``viewer.layers`` itself (not
+    napari's ancestor lookup): they work in a widget not docked yet, and through napari's proxy."""
+    return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, kinds)]
 
-    The choices read ``viewer.layers`` itself (not napari's ancestor lookup), so the picker
-    works in a widget that is not docked yet, and through napari's public-only proxy.
+
+def image_picker(
+    viewer: Any, *, name: str, label: str, nullable: bool = False, tooltip: str = "", selected: bool = False
+) -> ComboBox:
+    """A combo box of the viewer's Image layers, refreshed by ``reset_choices``; with ``selected``,
+    a last entry "every selected layer" (:data:`SELECTED_LAYERS`). See :func:`layer_choices`.
     """
 
     def choices(*_: Any) -> list[tuple[str, Any]]:
-        return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, Image)]
+        layers = layer_choices(viewer, Image)
+        return [*layers, (repr(SELECTED_LAYERS), SELECTED_LAYERS)] if selected and layers else layers
 
     return ComboBox(name=name, label=label, choices=choices, nullable=nullable, tooltip=tooltip or None)
 
@@ -77,8 +97,9 @@ def plane_picker(*, tooltip: str) -> ComboBox:
 
 
 def sync_planes(planes: ComboBox, layer: Any) -> None:
-    """Enable the plane choice for a stack; a single image always uses its one plane."""
-    stack = layer is not None and is_stack(layer)
+    """Enable the plane choice for a stack (or every selected layer: it applies to their stacks);
+    a single image always uses its one plane."""
+    stack = layer is SELECTED_LAYERS or (layer is not None and is_stack(layer))
     planes.enabled = stack
     if not stack:
         planes.value = CURRENT_PLANE

@@ -27,6 +27,7 @@ from nst_engine import list_color_transfers
 from nst_engine.errors import NstError, OptionError
 
 from .. import __version__
+from .._batch_jobs import BatchOutcome, BatchRequest
 from .._color_jobs import ColorJob, ColorProgress, ColorResult, color_job
 from .._forms import EntryPicker
 from .._layers import (
@@ -40,8 +41,10 @@ from .._layers import (
     result_kwargs,
     scaling_note,
 )
+from ._batch_run import BatchRunner
 from ._common import (
     ALL_PLANES,
+    SELECTED_LAYERS,
     engine_ready,
     image_picker,
     layer_plane,
@@ -52,6 +55,7 @@ from ._common import (
     sync_planes,
 )
 from ._panel import Panel, Section
+from .color_batch import make_color_batch, show_color_batch
 from .color_compare import METHOD_AXIS, TABLE_COLUMNS, Comparison
 
 __all__ = ["ColorTransferWidget", "TABLE_COLUMNS"]
@@ -68,8 +72,12 @@ class ColorTransferWidget(Panel):
         engine_ready()
         self._viewer = viewer
         self._run: _Run | None = None
+        self._batch_info: dict = {}
+        self.batch = BatchRunner(self, on_result=self._on_batch_result, on_ended=self._sync_buttons)
         self.source = image_picker(
-            viewer, name="source", label="source", tooltip="the layer to recolour; never modified"
+            viewer, name="source", label="source", selected=True,
+            tooltip="the layer to recolour, or every selected Image layer but the reference (Apply only: each "
+            "its own result, in parallel on a local Dask cluster); never modified",
         )
         self.reference = image_picker(
             viewer, name="reference", label="reference", tooltip="the layer whose colors to take (its plane under the sliders)"
@@ -123,22 +131,17 @@ class ColorTransferWidget(Panel):
 
     @property
     def running(self) -> bool:
-        """Whether a transfer or comparison is in progress."""
-        return self._run is not None
+        """Whether a transfer, comparison or batch is in progress."""
+        return self._run is not None or self.batch.running
 
     def make_job(self, *, compare: bool) -> tuple[ColorJob, dict]:
         """Capture the planes and methods of a run (main thread); raises ``NstError`` on bad input."""
         source, reference = self.source.value, self.reference.value
         if source is None or reference is None:
             raise OptionError("choose a source and a reference Image layer")
-        chosen = self.method.value
-        if chosen is None:
-            raise OptionError("no color transfer is registered; check the nst_engine plugin warnings")
-        try:
-            options = self.method.options()
-        except OptionError:
-            self.method_options.expanded = True  # show the field the message names
-            raise
+        chosen, options = self._chosen_method()
+        if source is SELECTED_LAYERS:
+            raise OptionError("Compare all takes one source layer; choose it instead of every selected layer")
         names = list_color_transfers() if compare else [chosen]
         methods = tuple((name, options if name == chosen else {}) for name in names)
         reference_image, reference_index = layer_plane(reference, self._viewer)
@@ -198,13 +201,19 @@ class ColorTransferWidget(Panel):
         return self.comparison.rows()
 
     def _start(self, *, compare: bool) -> GeneratorWorker | None:
-        if self._run is not None:
-            return self._run.worker
+        if self.running:
+            return self._run.worker if self._run is not None else self.batch.worker
+        batch = not compare and self.source.value is SELECTED_LAYERS
         try:
-            job, info = self.make_job(compare=compare)
+            job, info = self._make_batch() if batch else self.make_job(compare=compare)
         except NstError as exc:
             self._fail(f"Color transfer: {exc}")
             return None
+        if batch:
+            self._batch_info = info
+            worker = self.batch.start(job, f"Color transfer ({info['method']})")
+            self._sync_buttons()
+            return worker
         # _on_error notifies; without _ignore_errors superqt would also re-raise in the main thread.
         worker = create_worker(color_job, job, _start_thread=False, _ignore_errors=True)
         run = _Run(job, info, worker, QTimer(self.native))
@@ -222,6 +231,24 @@ class ColorTransferWidget(Panel):
         worker.finished.connect(partial(self._on_finished, run))
         worker.start()
         return worker
+
+    def _chosen_method(self) -> tuple[str, dict]:
+        """The chosen method and its form's options; raises ``OptionError`` (showing the field it names)."""
+        chosen = self.method.value
+        if chosen is None:
+            raise OptionError("no color transfer is registered; check the nst_engine plugin warnings")
+        try:
+            return chosen, self.method.options()
+        except OptionError:
+            self.method_options.expanded = True  # show the field the message names
+            raise
+
+    def _make_batch(self) -> tuple[BatchRequest, dict]:
+        chosen, options = self._chosen_method()
+        return make_color_batch(self, method=chosen, options=options)
+
+    def _on_batch_result(self, outcome: BatchOutcome) -> None:
+        show_color_batch(self._viewer, self.status, outcome, self._batch_info)
 
     def _show_progress(self, run: _Run, what: str) -> None:
         latest = run.latest
@@ -269,7 +296,7 @@ class ColorTransferWidget(Panel):
         notify_error(message)
 
     def _sync_buttons(self) -> None:
-        idle = self._run is None
+        idle = not self.running
         self.apply_button.enabled = self.compare_button.enabled = idle
         self.keep_button.enabled = idle and self.comparison.available
 

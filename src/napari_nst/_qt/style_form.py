@@ -64,8 +64,10 @@ from .._style_inputs import check_mask, follows_stack, parse_style_weights
 from .._workers import StyleJob
 from ._common import (
     ALL_PLANES,
+    SELECTED_LAYERS,
     engine_ready,
     image_picker,
+    layer_choices,
     layer_plane,
     pick_apart,
     plane_picker,
@@ -108,7 +110,9 @@ class StyleTransferForm(Panel):
         settings = run_settings()
 
         self.content = image_picker(
-            viewer, name="content", label="content", tooltip="the image to stylise; never modified"
+            viewer, name="content", label="content", selected=True,
+            tooltip="the image to stylise, or every selected Image layer but the styles (each its own result, "
+            "run in parallel on a local Dask cluster); never modified",
         )
         self.style = image_picker(
             viewer, name="style", label="style", tooltip="the image whose style (colors, textures, strokes) is transferred"
@@ -122,8 +126,11 @@ class StyleTransferForm(Panel):
             name="size", value=_DEFAULTS["size"] or 0, min=0, max=16_384,
             tooltip="longer side of the result in pixels (0: the content's own); time grows with its square",
         )
-        self.planes = plane_picker(
-            tooltip="a stack: the plane under the sliders, or every plane, each warm-started from the previous result"
+        self.planes = plane_picker(tooltip="a stack: the plane under the sliders, or every plane")
+        self.warm_start = CheckBox(
+            name="warm_start", text="warm start", value=True, enabled=False,
+            tooltip="all planes: each plane starts from the previous plane's result, one after another in napari "
+            "(coherent over time, live preview); off: the planes run in parallel on a local Dask cluster",
         )
         backbone = default_backbone()
         self.weights_note = Label(name="weights_note", value="" if backbone == "vgg19" else WEIGHTS_NOTE)
@@ -166,7 +173,7 @@ class StyleTransferForm(Panel):
             tooltip="rebalance content and style weights while running (dynamic-weighting paper)",
         )
         self.extra_styles = Select(
-            name="extra_styles", label="extra styles", choices=partial(_layers_of, viewer, Image), value=[],
+            name="extra_styles", label="extra styles", choices=partial(layer_choices, viewer, Image), value=[],
             tooltip="more style Image layers (ctrl/shift-click): blended by the style weights, or with a "
             "label mask, style i+1 takes label i+1",
         )
@@ -176,7 +183,7 @@ class StyleTransferForm(Panel):
             tooltip="comma-separated relative weights, one per style (main style first); empty: equal",
         )
         self.mask = ComboBox(
-            name="mask", label="mask", choices=partial(_layers_of, viewer, (Labels, Shapes)), nullable=True,
+            name="mask", label="mask", choices=partial(layer_choices, viewer, (Labels, Shapes)), nullable=True,
             value=None,
             tooltip="a Labels or Shapes layer: where style applies (nonzero), or with several styles "
             "label i = style i (0: content only); never modified",
@@ -207,12 +214,17 @@ class StyleTransferForm(Panel):
             tooltip="the backbone's arithmetic: fp32, or bf16 where the CPU (AMX, AVX-512 BF16) or GPU computes it "
             "natively (faster, slightly different results); auto picks bf16 there",
         )
+        self.workers = SpinBox(
+            name="workers", value=0, min=0, max=256,
+            tooltip="planes in parallel and every selected layer: the local cluster's worker processes "
+            "(0: one per core, as the memory allows, never more than the jobs)",
+        )
         self.run_button = PushButton(name="run", text="Run")
         self.run_button.tooltip = "stylise the content (the viewer stays usable; the result updates live)"
         self.cancel_button = PushButton(name="cancel", text="Cancel", enabled=False)
         self.cancel_button.tooltip = "stop within a second or two and keep the result so far"
         basic = Container(
-            name="basic", labels=True, widgets=[self.content, self.style, self.quality, self.size, self.planes]
+            name="basic", labels=True, widgets=[self.content, self.style, self.quality, self.size, self.planes, self.warm_start]
         )
         forms = (self.backbone.holder, self.optimizer.holder, self.color_transfer.holder, self.losses)
         self.sections = [
@@ -221,11 +233,12 @@ class StyleTransferForm(Panel):
             Section("Losses", [self.losses, self.dynamic_weights], wide=forms),
             Section("Styles and mask", [self.extra_styles, self.style_weights, self.mask, self.style_scale]),
             Section("Color", [self.color, *self.color_transfer.widgets], wide=forms),
-            Section("Run", [self.seed, self.device, self.precision]),
+            Section("Run", [self.seed, self.device, self.precision, self.workers]),
         ]
         super().__init__([basic, self.weights_note, *self.sections], [self.run_button, self.cancel_button])
         self._color_changed()
         self.content.changed.connect(self._content_changed)
+        self.planes.changed.connect(self._content_changed)
         self.color.changed.connect(self._color_changed)
         self.quality.changed.connect(self._quality_changed)
         self.steps.changed.connect(self._steps_changed)
@@ -257,6 +270,7 @@ class StyleTransferForm(Panel):
 
     def _content_changed(self, *_: Any) -> None:
         sync_planes(self.planes, self.content.value)
+        self.warm_start.enabled = self.planes.value == ALL_PLANES and self.content.value is not SELECTED_LAYERS
 
     def _color_changed(self, *_: Any) -> None:
         shown = self.color.value in ("before", "after")
@@ -312,26 +326,32 @@ class StyleTransferForm(Panel):
             options["dynamic_weights"] = True
         return options
 
-    def make_job(self) -> tuple[StyleJob, dict]:
-        """Capture a run's inputs and options, and what the result layer needs to know.
-
-        Runs on the main thread; raises ``NstError`` on bad input.
-        """
-        content, style = self.content.value, self.style.value
-        if content is None or style is None:
+    def style_inputs(self) -> tuple[dict[str, Any], list[Any], list[tuple[np.ndarray, tuple[int, ...]]]]:
+        """The engine options (style weights included), the style layers and their planes (main thread)."""
+        if self.content.value is None or self.style.value is None:
             raise OptionError(
                 "choose a content and a style Image layer (File > Open Sample > Neural Style Transfer has a pair)"
             )
         options = self.engine_options()
         order = {id(layer): k for k, layer in enumerate(self.extra_styles.choices)}
         extras = sorted(self.extra_styles.value, key=lambda layer: order.get(id(layer), len(order)))
-        style_layers = [style, *extras]  # the extra styles in the layer list's order, not the clicks'
+        style_layers = [self.style.value, *extras]  # the extra styles in the layer list's order, not the clicks'
         weights = parse_style_weights(self.style_weights.value, len(style_layers))
-        style_planes = [layer_plane(layer, self._viewer) for layer in style_layers]
-        style_image, style_index = style_planes[0]
-        style_raw = plane_of(layer_data(style), style_index)
         if weights is not None:
             options["style_weights"] = weights
+        return options, style_layers, [layer_plane(layer, self._viewer) for layer in style_layers]
+
+    def make_job(self) -> tuple[StyleJob, dict]:
+        """Capture a run's inputs and options, and what the result layer needs to know.
+
+        Runs on the main thread; raises ``NstError`` on bad input.
+        """
+        options, style_layers, style_planes = self.style_inputs()
+        content, style = self.content.value, self.style.value
+        if content is SELECTED_LAYERS:
+            raise OptionError("every selected layer runs as a batch: see make_batch")
+        style_image, style_index = style_planes[0]
+        style_raw = plane_of(layer_data(style), style_index)
         data = layer_data(content)
         lead = leading_axes(content)
         all_planes = self.planes.value == ALL_PLANES and is_stack(content)
@@ -388,11 +408,6 @@ class StyleTransferForm(Panel):
             mask_stack=mask_stack,
         )
         return job, {"provenance": provenance_info, "layer": content, "source_hw": plane_hw}
-
-
-def _layers_of(viewer: Any, kinds: Any, *_: Any) -> list[tuple[str, Any]]:
-    """Choices of the viewer's layers of ``kinds`` (read from ``viewer.layers``, like the image pickers)."""
-    return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, kinds)]
 
 
 def _device(name: str) -> str:

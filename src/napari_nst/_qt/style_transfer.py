@@ -23,10 +23,13 @@ from qtpy.QtCore import QEvent, QObject, QTimer
 from nst_engine.errors import NstError
 from nst_engine.schedule import MIN_SIDE, scale_shapes
 
+from .._batch_jobs import BatchOutcome, BatchRequest
 from .._layers import at_plane, result_kwargs
 from .._workers import JobResult, PlaneEvent, StyleJob, stylize_job
+from ._batch_run import BatchRunner
 from ._common import notify_error, notify_failure
 from ._run import RunState
+from .style_batch import make_batch, show_batch, uses_batch
 from .style_form import COLOR_MODES, StyleTransferForm
 
 __all__ = ["StyleTransferWidget", "COLOR_MODES"]
@@ -42,7 +45,9 @@ class StyleTransferWidget(StyleTransferForm):
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         self._run: RunState | None = None
         self._output: Any = None
+        self._batch_info: dict = {}
         super().__init__(viewer)
+        self.batch = BatchRunner(self, on_result=self._on_batch_result, on_ended=self._on_batch_ended)
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self._close_watch = _OnDetach(self.cancel)  # napari detaches a panel's widget when it is closed
@@ -53,8 +58,8 @@ class StyleTransferWidget(StyleTransferForm):
 
     @property
     def running(self) -> bool:
-        """Whether a run is in progress."""
-        return self._run is not None
+        """Whether a run (or a batch) is in progress."""
+        return self._run is not None or self.batch.running
 
     @property
     def output(self) -> Any:
@@ -70,14 +75,17 @@ class StyleTransferWidget(StyleTransferForm):
         draw (texture upload, shaders) thus falls on the start rather than on a preview; the
         worker's first event fills it with the content plane at the result's size.
         """
-        if self._run is not None:
-            return self._run.worker
+        if self.running:
+            return self._run.worker if self._run is not None else self.batch.worker
+        batch = uses_batch(self)
         try:
-            job, info = self.make_job()
+            job, info = make_batch(self) if batch else self.make_job()
         except NstError as exc:
             self.status.show_error(f"Not started: {exc}")
             notify_error(f"Style transfer: {exc}")
             return None
+        if batch:
+            return self._start_batch(job, info)
         # _on_error notifies; without _ignore_errors superqt would also re-raise in the main thread.
         worker = create_worker(stylize_job, job, _start_thread=False, _ignore_errors=True)
         run = RunState(job, worker, info)
@@ -88,6 +96,21 @@ class StyleTransferWidget(StyleTransferForm):
         self.set_progress(0, int(job.options["steps"]) * len(job.indices))
         QTimer.singleShot(0, partial(self._start, run))
         return worker
+
+    def _start_batch(self, request: BatchRequest, info: dict) -> GeneratorWorker:
+        """Every selected layer, or all planes in parallel: a batch on a local cluster (:mod:`.style_batch`)."""
+        self._batch_info = info
+        self.run_button.enabled = False
+        self.cancel_button.enabled = True
+        return self.batch.start(request, "Style transfer")
+
+    def _on_batch_result(self, outcome: BatchOutcome) -> None:
+        added = show_batch(self._viewer, self.status, outcome, self._batch_info)
+        self._output = added[-1] if added else None
+
+    def _on_batch_ended(self) -> None:
+        self.run_button.enabled = True
+        self.cancel_button.enabled = False
 
     def _start(self, run: RunState) -> None:
         job, worker = run.job, run.worker
@@ -106,13 +129,18 @@ class StyleTransferWidget(StyleTransferForm):
         worker.start()
 
     def _abandon(self, *_: Any) -> None:
+        self.batch.abandon()
         run = self._run
         if run is not None:
             run.job.cancel.set()
             run.done = True
 
     def cancel(self, *_: Any) -> None:
-        """Stop within a second or two; the result layer keeps the last completed step."""
+        """Stop within a second or two; the result layer keeps the last completed step (a batch:
+        the planes finished so far)."""
+        if self.batch.running:
+            self.batch.cancel()
+            self.cancel_button.enabled = False
         run = self._run
         if run is not None and not run.done:
             run.job.cancel.set()
