@@ -81,7 +81,7 @@ class BatchRequest:
 @dataclass(frozen=True)
 class BatchProgress:
     """News of the batch: ``kind`` is ``started`` (the cluster is up) or a job's ``done``,
-    ``failed`` or ``retry``; ``label`` names that job's plane or layer, ``error`` says why."""
+    ``failed``, ``invalid`` (it could not be submitted) or ``retry``; ``label`` names that job's plane or layer, ``error`` says why."""
 
     kind: str
     done: int
@@ -217,7 +217,7 @@ def _drive(request: BatchRequest, jobs: list[Job], placed: list, client: Any,
                 return records
             label = error = None
             if event.record is not None:
-                if event.kind in ("done", "failed"):
+                if event.kind in ("done", "failed", "invalid"):
                     records[event.record["output"]] = event.record
                 g, index = where[event.record["output"]]
                 label, error = request.groups[g].label(index), event.record.get("error")

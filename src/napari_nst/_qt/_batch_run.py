@@ -76,7 +76,7 @@ def batch_groups(layers: list[Any], viewer: Any, *, all_planes: bool) -> tuple[B
 
 def result_state(outcome: BatchOutcome, result: GroupResult) -> str:
     """``done``, ``cancelled`` or ``failed: <plane>: <error>; ...`` for one group's layer."""
-    failed = [p for p in result.failed if p["status"] == "failed"]
+    failed = [p for p in result.failed if p["status"] in ("failed", "invalid")]
     if failed:
         return "failed: " + "; ".join(f"{result.group.label(tuple(p['index']))}: {p['error']}" for p in failed)
     return "cancelled" if outcome.cancelled and result.failed else "done"
@@ -149,7 +149,7 @@ class BatchRunner:
 
     def _on_progress(self, what: str, news: BatchProgress) -> None:
         if self.pbar is not None:
-            if news.kind in ("done", "failed"):
+            if news.kind in ("done", "failed", "invalid"):
                 self.pbar.update(1)
             self.pbar.set_description(f"{what}: {news.done} done, {news.failed} failed of {news.total}")
         if self.abandoned or self.request.cancel.is_set():
@@ -158,7 +158,7 @@ class BatchRunner:
         self._panel.set_progress(news.done + news.failed, news.total)
         if news.kind == "started":
             self._panel.status.value = f"{what}: {news.total} jobs {where}…"
-        elif news.kind == "failed":
+        elif news.kind in ("failed", "invalid"):
             self._panel.status.show_error(f"{news.label} failed: {news.error} (the other jobs go on)")
         elif news.kind == "retry":
             self._panel.status.value = f"{news.label}: {news.error}; trying again"
@@ -216,7 +216,7 @@ def show_results(viewer: Any, status: Any, outcome: BatchOutcome, info: dict, *,
 def finish_message(what: str, outcome: BatchOutcome, added: list[Any]) -> tuple[str, bool]:
     """The status line after a batch, and whether it is an error: what was added, what failed and why."""
     planes = [(r.group, p) for r in outcome.results for p in r.planes]
-    failed = [f"{group.label(tuple(p['index']))}: {p['error']}" for group, p in planes if p["status"] == "failed"]
+    failed = [f"{group.label(tuple(p['index']))}: {p['error']}" for group, p in planes if p["status"] in ("failed", "invalid")]
     done = sum(p["status"] == "done" for _, p in planes)
     workers = outcome.batch.get("workers")
     where = f"{done} of {len(planes)} jobs on {workers} worker{'s' * (workers != 1)}"

@@ -6,7 +6,9 @@ on a timer, so the viewer repaints at most five times a second. Cancel sets the 
 event, which the engine checks between backbone layers: a run stops within a second or two
 at any size with the last completed iterate. Deleting the result layer mid-run re-creates it
 with the result; closing the panel cancels the run. Each run keeps its own
-:class:`~napari_nst._qt._run.RunState`, bound to its worker's signal handlers.
+:class:`~napari_nst._qt._run.RunState`, bound to its worker's signal handlers. Every selected
+layer, and all planes without a warm start, run as a batch instead (:mod:`.style_batch`,
+:class:`~napari_nst._qt._batch_run.BatchRunner`).
 """
 
 from __future__ import annotations
