@@ -30,7 +30,8 @@ from .schedule import style_shape
 if TYPE_CHECKING:
     from .plan import RunPlan, Schedule
 
-__all__ = ["MemoryEstimate", "estimate_peak_bytes", "estimate_run_bytes", "available_bytes", "check_fits"]
+__all__ = ["MemoryEstimate", "estimate_peak_bytes", "estimate_run_bytes", "available_bytes", "check_fits",
+           "tile_input_shape"]
 
 _log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class MemoryEstimate:
     shape: tuple[int, int] | None
     parts: Mapping[str, int] = field(default_factory=dict)
     available_bytes: int | None = None
+    tile: int | None = None  #: the tile side at the peak's scale, if it tiles
 
     @property
     def fits(self) -> bool:
@@ -59,8 +61,8 @@ class MemoryEstimate:
     def describe(self) -> dict:
         """For provenance: the estimate and its parts in bytes (not the machine's free memory,
         which would make two equal runs' records differ)."""
-        return {"peak_bytes": self.peak_bytes, "device": self.device,
-                "shape": list(self.shape) if self.shape else None, "parts": dict(self.parts), "precision": "fp32"}
+        return {"peak_bytes": self.peak_bytes, "device": self.device, "shape": list(self.shape) if self.shape else None,
+                "tile": self.tile, "parts": dict(self.parts), "precision": "fp32"}
 
 
 def available_bytes(device: torch.device | str = "cpu") -> int | None:
@@ -163,6 +165,24 @@ def _trace(net: Any, weights: set[int], terms: Sequence[Term], layers: tuple[str
     return cached, sum(saved.values()), sum(sizes), max(sizes)
 
 
+def tile_input_shape(network: Any, objective: Objective, shape: tuple[int, int], tile: int) -> tuple[int, int]:
+    """The largest tile input (core and halo) of a scale of ``shape`` tiled at ``tile`` px."""
+    from .tiling.layout import layout_tiles
+    from .tiling.objective import PIXELS
+
+    geometry = network.tile_geometry(objective.layers) if objective.layers else {"image": PIXELS}
+    return layout_tiles(shape, tile, geometry).largest_input
+
+
+def _local_target_bytes(net: Any, terms: Sequence[Term], shape: tuple[int, int]) -> int:
+    """Bytes of the whole-image feature maps that local targets (content terms) keep."""
+    local = [t for t in terms if getattr(t.loss, "local_target", False)]
+    if not local:
+        return 0
+    features = net(_meta((1, 3, *shape)), {layer for t in local for layer in t.loss.layers})
+    return sum(features[layer].numel() * _FLOAT for t in local for layer in t.loss.layers)
+
+
 def _optimizer_buffers(name: str, options: Mapping[str, Any], steps: int) -> int:
     if name == "lbfgs":
         # Two image-sized vectors per remembered step, and it remembers at most ``steps``.
@@ -198,13 +218,18 @@ def estimate_run_bytes(
     if getattr(network, "checkpointing", False):
         factor += _CHECKPOINT_FACTOR
     meta = None
-    for shape, count in zip(schedule.shapes, schedule.steps):
+    tiles = schedule.tiles or (None,) * len(schedule.shapes)
+    for shape, count, tile in zip(schedule.shapes, schedule.steps, tiles):
         if count == 0:
             continue
-        styles = [style_shape(hw, shape, style_scale) for hw in style_hws]
+        # A tiled scale's backbone works on one tile's input at a time (styles' targets too).
+        traced = tile_input_shape(network, objective, shape, tile) if tile else shape
+        styles = [traced if tile else style_shape(hw, shape, style_scale) for hw in style_hws]
         try:
             meta = meta or _meta_copy(network)
-            cached, saved, read, largest = _trace(*meta, objective.terms, objective.layers, shape, styles, masked)
+            cached, saved, read, largest = _trace(*meta, objective.terms, objective.layers, traced, styles, masked)
+            if tile:  # kept whole: the per-pixel targets of content terms, not the tile's cache
+                cached = _local_target_bytes(meta[0], objective.terms, shape)
         except Exception:  # a backbone that cannot run on meta tensors: no estimate of features
             _log.warning("cannot trace %s on the meta device: its memory is not estimated",
                          type(network).__name__, exc_info=_log.isEnabledFor(logging.DEBUG))
@@ -212,12 +237,14 @@ def estimate_run_bytes(
         image = shape[0] * shape[1] * 3 * _FLOAT
         # Targets are prepared (reference features cached, one layer's forward in flight)
         # before the steps run (activations saved, then backward's gradients and workspaces).
-        features = max(cached + 2 * largest, saved + factor * read)
+        features = max(cached + 2 * largest, saved + factor * read + (cached if tile else 0))
         optimizer_bytes = _optimizer_buffers(optimizer.entry.name, optimizer.options, count) * image
         parts = {"weights": weights, "images": images, "features": int(features), "optimizer": optimizer_bytes}
+        if tile:  # the image-sized gradient the tiles add into, and the iterate's tile copies
+            parts["tiling"] = 2 * image
         total = sum(parts.values())
         if total > best.peak_bytes:
-            best = MemoryEstimate(total, str(device), tuple(shape), parts, available)
+            best = MemoryEstimate(total, str(device), tuple(shape), parts, available, tile)
     return best
 
 
@@ -236,7 +263,7 @@ def estimate_peak_bytes(plan: "RunPlan") -> MemoryEstimate:
 
 
 def check_fits(estimate: MemoryEstimate, *, size: int | None, checkpointing: bool, optimizer: str,
-               history_size: int | None) -> None:
+               history_size: int | None, tiling: str | None = None) -> None:
     """Raise :class:`ResourceError` if ``estimate`` exceeds the memory available, saying what to change."""
     if estimate.fits:
         return
@@ -253,7 +280,9 @@ def check_fits(estimate: MemoryEstimate, *, size: int | None, checkpointing: boo
         advice.append(f"a smaller optimizer history_size (now {history_size})")
     advice.append("fewer or smaller style images")
     where = f"{estimate.shape[1]}×{estimate.shape[0]} px" if estimate.shape else "the inputs"
+    tiled = f", in tiles of {estimate.tile} px" if estimate.tile else ""
+    note = f" (tiling cannot help: {tiling})" if tiling else ""
     raise ResourceError(
-        f"this run needs about {estimate.peak_bytes / gb:.1f} GB at its peak ({where} on {estimate.device}) "
-        f"but {estimate.available_bytes / gb:.1f} GB is available; use " + ", ".join(advice),
+        f"this run needs about {estimate.peak_bytes / gb:.1f} GB at its peak ({where}{tiled} on {estimate.device}) "
+        f"but {estimate.available_bytes / gb:.1f} GB is available{note}; use " + ", ".join(advice),
         )

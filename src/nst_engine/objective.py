@@ -28,7 +28,7 @@ from .entries import Entry
 from .plugin_calls import blamed
 from .references import opposite, style_index, style_ref
 
-__all__ = ["Term", "Objective", "build_terms", "expand_styles", "ReferenceImages"]
+__all__ = ["Term", "Objective", "build_terms", "expand_styles", "ReferenceImages", "scalar_value"]
 
 
 @dataclass
@@ -169,10 +169,8 @@ class Objective:
         self.magnitudes = torch.ones(len(terms))
         self.blame = blame
 
-    @torch.no_grad()
-    def set_targets(self, images: Mapping[str, torch.Tensor], masks: Sequence[torch.Tensor | None]) -> None:
-        """Compute every term's target (and magnitude) at this scale's reference images."""
-        references = ReferenceImages(self.backbone, images, blame=self.blame)
+    def references(self, images: Mapping[str, torch.Tensor], masks: Sequence[torch.Tensor | None]) -> ReferenceImages:
+        """This scale's reference images; gives each term its mask (style: its style's; content: their union)."""
         given = [mask for mask in masks if mask is not None]
         region = torch.stack(given).sum(0).clamp(max=1.0) if given else None
         for term in self.terms:
@@ -181,13 +179,24 @@ class Objective:
             elif term.loss.role == "content":
                 # Content where the styles apply: outside, the composed image is the content.
                 term.loss.mask = region
+        return ReferenceImages(self.backbone, images, blame=self.blame)
+
+    @torch.no_grad()
+    def set_targets(self, images: Mapping[str, torch.Tensor], masks: Sequence[torch.Tensor | None]) -> None:
+        """Compute every term's target (and magnitude) at this scale's reference images."""
+        references = self.references(images, masks)
+        for term in self.terms:
             with term.blamed("preparing its target"):
                 term.target = term.loss.prepare(references)
             far = opposite(term.loss.role)
             with term.blamed("measuring its reference magnitude"):
                 features = references.features(far, term.loss.layers)
-                value = _scalar(term, term.loss(references.image(far), features, term.target))
+                value = scalar_value(term, term.loss(references.image(far), features, term.target))
             term.magnitude = max(float(value), 1e-12)
+        self.set_multipliers()
+
+    def set_multipliers(self) -> None:
+        """Each term's factor in the total, from its weight and (if dynamic) its magnitude."""
         weights = torch.tensor([t.weight for t in self.terms])
         magnitudes = torch.tensor([t.magnitude for t in self.terms])
         self.multipliers = weights / magnitudes if self.dynamic else weights
@@ -200,12 +209,12 @@ class Objective:
         values = []
         for term in self.terms:
             with term.blamed("computing its value"):
-                values.append(_scalar(term, term.loss(image, features, term.target)))
+                values.append(scalar_value(term, term.loss(image, features, term.target)))
         raw = torch.stack(values)
         return (raw * self.multipliers.to(raw)).sum(), raw
 
 
-def _scalar(term: Term, value: Any) -> torch.Tensor:
+def scalar_value(term: Term, value: Any) -> torch.Tensor:
     """``value`` if it is a 0-dim float tensor; else a :class:`PluginError` naming the term."""
     if isinstance(value, torch.Tensor) and value.ndim == 0 and value.is_floating_point():
         return value

@@ -30,6 +30,7 @@ from .schedule import style_shape
 from .plugin_calls import is_builtin
 from .provenance import run_provenance
 from .references import CONTENT, STYLE, STYLE_AT_CONTENT, style_ref
+from .tiling.objective import TiledObjective
 
 __all__ = ["StepEvent", "StyleResult", "iter_stylize", "stylize", "run_plan", "DEFAULT_LOSSES", "CHECKPOINT_PIXELS"]
 
@@ -131,6 +132,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
     memory_format = torch.channels_last if options["channels_last"] else torch.contiguous_format
     objective, terms, colors = plan.objective, plan.objective.terms, plan.colors
     shapes, per_scale = plan.schedule.shapes, plan.schedule.steps
+    tiles = plan.schedule.tiles or (None,) * len(shapes)
     with _torch_threads(options["threads"]):
         net = plan.network.to(plan.device, memory_format=memory_format)
         content_t = _tensor(plan.content, plan.device)
@@ -145,7 +147,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
         # The last completed iterate and its composition: the result, however the run ends.
         done: tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]] | None = None
         try:
-            for index, (shape, scale_steps) in enumerate(zip(shapes, per_scale)):
+            for index, (shape, scale_steps, tile) in enumerate(zip(shapes, per_scale, tiles)):
                 references = _references(content_t, styles_t, shape, options["style_scale"])
                 content_s, style_s = references[CONTENT], references[style_ref(0)]
                 region_s = _resized(region_t, shape) if region_t is not None else None
@@ -164,8 +166,10 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                 if scale_steps == 0:  # no targets needed: their features are the bulk of memory
                     image = start
                     continue
+                # A tiled scale computes value and gradient tile by tile, exactly (nst_engine.tiling).
+                tiled = TiledObjective(objective, tile, memory_format=memory_format) if tile else None
                 with cancellable(net, cancel):
-                    objective.set_targets(
+                    (tiled or objective).set_targets(
                         {name: ref.contiguous(memory_format=memory_format) for name, ref in references.items()},
                         [_resized(m, shape) for m in masks_t],
                     )
@@ -179,8 +183,13 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                     try:
                         raise_if_cancelled(cancel)
                         opt.zero_grad()
-                        total, values = objective(composed(image).contiguous(memory_format=memory_format))
-                        total.backward()
+                        x = composed(image)
+                        if tiled is None:
+                            total, values = objective(x.contiguous(memory_format=memory_format))
+                            total.backward()
+                        else:
+                            total, values, grad = tiled.value_and_grad(x)
+                            x.backward(grad)
                     except BaseException as exc:
                         last["failure"] = exc  # not the optimizer's fault: see below
                         raise
@@ -270,6 +279,7 @@ def iter_stylize(
     color: str = "none",
     color_options: Mapping[str, Any] | None = None,
     check_memory: bool = True,
+    tile: int | str | None = "auto",
     cancel: CancelRequest | None = None,
 ) -> Generator[StepEvent, Any, StyleResult]:
     """Stylise ``content`` with ``style``, yielding a :class:`StepEvent` per iteration.
@@ -328,6 +338,12 @@ def iter_stylize(
     check_memory
         Refuse a run whose estimated peak memory exceeds what is available
         (:mod:`nst_engine.memory`); the estimate is in the provenance either way.
+    tile
+        Run the scales with more than ``tile``² pixels in overlapping tiles of about that
+        side: the same optimisation (exact global statistics, the untiled gradient) in one
+        tile's memory (:mod:`nst_engine.tiling`). ``"auto"``: only if the run would not fit
+        otherwise; ``None``: never. Tiled runs cap L-BFGS's history
+        (:data:`~nst_engine.tiling.choice.LBFGS_HISTORY_BYTES`).
     cancel
         A ``threading.Event`` (anything with ``is_set()``) another thread may set: the run
         stops within one backbone layer, even mid-step, and returns the last completed step's
@@ -391,6 +407,7 @@ def stylize(
     color: str = "none",
     color_options: Mapping[str, Any] | None = None,
     check_memory: bool = True,
+    tile: int | str | None = "auto",
     cancel: CancelRequest | None = None,
 ) -> StyleResult:
     """Run :func:`iter_stylize` to the end and return its :class:`StyleResult`.

@@ -9,6 +9,7 @@ loop runs and what the provenance records; tiling, batches and video reuse it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence
 
@@ -21,13 +22,15 @@ from .entries import Entry
 from .errors import OptionError
 from .images import max_side_shape, resize_to, split_image
 from .masks import style_masks
-from .memory import MemoryEstimate, check_fits, estimate_run_bytes
+from .memory import MemoryEstimate, check_fits, estimate_run_bytes, tile_input_shape
 from .objective import Objective, build_terms, expand_styles
 from .plugin_calls import blamed
 from .plugins import get_entry
 from .precision import cast_forward, resolve_precision
 from .preservation import ColorPreservation
 from .schedule import scale_shapes, split_steps
+from .tiling.choice import TILE_SIDES, capped_history, check_tile, scale_tiles
+from .tiling.objective import untileable
 from .validation import (
     check_bool,
     check_choice,
@@ -83,6 +86,8 @@ class Schedule:
     steps: tuple[int, ...]
     until: str = "converged"
     tolerance: float = DEFAULT_TOLERANCE
+    #: Per scale, the tile side it runs in (:mod:`nst_engine.tiling`), ``None`` for whole.
+    tiles: tuple[int | None, ...] | None = None
 
     @property
     def total(self) -> int:
@@ -124,6 +129,22 @@ def _with_defaults(entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
     return {**entry.defaults(), **options}
 
 
+def _largest_work(net: Any, objective: Objective, schedule: Schedule) -> int:
+    """Pixels of the largest image the backbone sees at once: a whole scale, or a tile's input."""
+    pieces = [tile_input_shape(net, objective, shape, tile) if tile else shape
+              for shape, tile in zip(schedule.shapes, schedule.tiles or (None,) * len(schedule.shapes))]
+    return max(h * w for h, w in pieces)
+
+
+def _capped_optimizer(optimizer: Bound, shape: tuple[int, int]) -> Bound:
+    """``optimizer`` with its history capped for a tiled run of final ``shape`` (an L-BFGS-like one)."""
+    defaults = optimizer.entry.defaults()
+    if "history_size" not in defaults:
+        return optimizer
+    requested = int(optimizer.options.get("history_size", defaults["history_size"]))
+    return Bound(optimizer.entry, {**optimizer.options, "history_size": capped_history(requested, shape)})
+
+
 def _style_list(style: Any) -> list[Any]:
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
@@ -162,6 +183,7 @@ def plan_run(
     color: str = "none",
     color_options: Mapping[str, Any] | None = None,
     check_memory: bool = True,
+    tile: int | str | None = "auto",
 ) -> RunPlan:
     """Validate ``iter_stylize``'s options and decide the run; see its docstring for them.
 
@@ -185,6 +207,7 @@ def plan_run(
     init = check_choice("init", init, INITS)
     until = check_choice("until", until, UNTIL)
     tolerance = check_positive_float("tolerance", tolerance)
+    tile = check_tile(tile)
     for name, flag in (("dynamic_weights", dynamic_weights), ("channels_last", channels_last),
                        ("check_memory", check_memory)):
         check_bool(name, flag)
@@ -223,14 +246,37 @@ def plan_run(
     if hasattr(net, "checkpointing"):
         net.checkpointing = uses_checkpointing
 
-    estimate = estimate_run_bytes(
-        network=net, objective=objective, schedule=schedule, content_hw=content_rgb.shape[:2],
-        style_hws=[s.shape[:2] for s in styles_rgb], style_scale=style_scale, masked=mask is not None,
-        optimizer=optimizer_bound, device=dev,
-    )
+    def estimate(schedule: Schedule, optimizer: Bound) -> MemoryEstimate:
+        return estimate_run_bytes(
+            network=net, objective=objective, schedule=schedule, content_hw=content_rgb.shape[:2],
+            style_hws=[s.shape[:2] for s in styles_rgb], style_scale=style_scale, masked=mask is not None,
+            optimizer=optimizer, device=dev,
+        )
+
+    estimate_bytes = estimate(schedule, optimizer_bound)
+    why_not = untileable(objective)
+    sides: tuple[int | None, ...] = ()
+    if isinstance(tile, int):
+        if why_not and any(scale_tiles(shapes, tile)):
+            raise OptionError(f"cannot tile this run: {why_not}; use tile=None (--tile off)", option="tile")
+        sides = (tile,)
+    elif tile == "auto" and not estimate_bytes.fits and why_not is None:
+        sides = tuple(side for side in TILE_SIDES if side < max(shape))
+    for side in sides:  # largest first: the first that fits, else the smallest
+        tiled = dataclasses.replace(schedule, tiles=scale_tiles(shapes, side))
+        if not any(tiled.tiles):
+            continue
+        if checkpointing is None and hasattr(net, "checkpointing"):  # by the largest piece of work now
+            net.checkpointing = _largest_work(net, objective, tiled) > CHECKPOINT_PIXELS
+        schedule, optimizer_bound = tiled, _capped_optimizer(optimizer_bound, shape)
+        estimate_bytes = estimate(tiled, optimizer_bound)
+        if estimate_bytes.fits:
+            break
     if check_memory:
-        check_fits(estimate, size=size, checkpointing=bool(getattr(net, "checkpointing", True)), optimizer=optimizer,
-                   history_size=_with_defaults(optimizer_entry, optimizer_bound.options).get("history_size"))
+        check_fits(estimate_bytes, size=size, checkpointing=bool(getattr(net, "checkpointing", True)),
+                   optimizer=optimizer,
+                   history_size=_with_defaults(optimizer_entry, optimizer_bound.options).get("history_size"),
+                   tiling=why_not if tile is not None else "it is off; tile=\"auto\" (--tile auto) tiles a run that does not fit")
     # After the memory trace: the estimate stays float32's, an upper bound for bf16.
     cast_forward(net, resolved_precision, dev)
 
@@ -246,12 +292,12 @@ def plan_run(
         "style_scale": style_scale, "init": init, "init_image": warm is not None, "seed": seed,
         "device": str(device), "threads": threads, "channels_last": channels_last, "checkpointing": checkpointing,
         "precision": precision, "preview_every": preview_every, "color": color, "color_options": dict(color_options),
-        "check_memory": check_memory,
+        "check_memory": check_memory, "tile": tile,
     }
     return RunPlan(
         content=content_rgb, alpha=alpha, styles=tuple(styles_rgb), style_shares=tuple(shares),
         masks=tuple(masks) if masks is not None else None, init=init, init_image=warm,
         backbone=backbone_bound, optimizer=optimizer_bound, network=net, objective=objective, colors=colors,
-        schedule=schedule, device=dev, memory=estimate, options=options, precision=resolved_precision,
+        schedule=schedule, device=dev, memory=estimate_bytes, options=options, precision=resolved_precision,
         input_shapes={"content": list(np.shape(content)), "styles": [list(np.shape(s)) for s in style_list]},
     )

@@ -20,7 +20,7 @@ def test_a_run_too_large_is_refused_at_once_saying_what_to_change(content_image,
     with pytest.raises(ResourceError) as caught:
         stylize(content_image, content_image, **{**fast, "size": 100_000, "backbone": "vgg19",
                                                   "backbone_options": {"weights": "random"}, "steps": 300,
-                                                  "checkpointing": False})
+                                                  "checkpointing": False, "tile": None})
     message = str(caught.value)
     assert isinstance(caught.value, NstError) and time.perf_counter() - started < 10
     assert "GB at its peak" in message and "GB is available" in message

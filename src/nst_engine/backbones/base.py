@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .geometry import LayerGeometry, chain_geometry, module_window
+
 __all__ = ["Backbone", "SequentialBackbone"]
 
 
@@ -49,6 +51,11 @@ class Backbone(nn.Module):
     def truncate(self, layers: Iterable[str]) -> "Backbone":
         """Drop everything after the deepest of ``layers``: no run computes more than it uses."""
         return self
+
+    def tile_geometry(self, layers: Iterable[str]) -> dict[str, LayerGeometry] | None:
+        """Each layer's stride and reach (:mod:`~nst_engine.backbones.geometry`), or ``None``
+        if this backbone cannot say, and so cannot be tiled. The default: cannot."""
+        return None
 
     def freeze(self) -> "Backbone":
         """Inference mode without weight gradients (~30% faster backward than trainable)."""
@@ -105,6 +112,20 @@ class SequentialBackbone(Backbone):
             # Keep only the requested activations; recompute the rest during backward.
             return checkpoint(run, x, use_reentrant=False)
         return run(x)
+
+    def tile_geometry(self, layers: Iterable[str]) -> dict[str, LayerGeometry] | None:
+        wanted = set(self.check_layers(layers))
+        windows, out = [], {}
+        for name, module in self.body.named_children():
+            if len(out) == len(wanted):
+                break
+            window = module_window(module)
+            if window is None:
+                return None
+            windows.append(window)
+            if name in wanted:
+                out[name] = chain_geometry(windows)
+        return out
 
     def truncate(self, layers: Iterable[str]) -> "SequentialBackbone":
         deepest = self.check_layers(layers)[-1]

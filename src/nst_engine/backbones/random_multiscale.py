@@ -17,6 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Backbone
+from .geometry import LayerGeometry, Window, chain_geometry
+
+#: One pyramid step (:func:`_half`): the 5-tap binomial blur, padded by 2, every second pixel.
+_HALF = Window(5, stride=2, padding=2)
 
 __all__ = ["RandomMultiscale", "random_multiscale"]
 
@@ -77,6 +81,13 @@ class RandomMultiscale(Backbone):
                 padded = F.pad(x, [self.padding] * 4, mode="reflect" if min(x.shape[-2:]) > self.padding else "replicate")
                 out[name] = F.relu(self.convs[level](padded))
         return out
+
+    def tile_geometry(self, layers: Collection[str]) -> dict[str, LayerGeometry]:
+        # Reflection padding reads inside the image, so at the image's border a tile that
+        # shares it pads as the whole image does; inside, the halo covers the reach.
+        conv = Window(self.convs[0].kernel_size[0], padding=self.padding)
+        return {name: chain_geometry([_HALF] * self.layer_names.index(name) + [conv])
+                for name in self.check_layers(layers)}
 
     def truncate(self, layers: Collection[str]) -> "RandomMultiscale":
         return self

@@ -20,6 +20,7 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from ..errors import WeightsUnavailableError
 from .base import SequentialBackbone
+from .geometry import Window
 from .weights import cached_or_downloaded, load_state_dict
 
 __all__ = ["vgg16", "vgg19", "VGG", "imagenet_weights_path", "has_imagenet_weights", "WEIGHTS_HINT"]
@@ -34,6 +35,8 @@ Pooling = Literal["max", "avg", "l2"]
 
 class L2Pool2d(nn.Module):
     """Root-mean-square pooling over 2×2 windows (an L2 pooling with a smooth gradient at 0)."""
+
+    window = Window(2, 2)
 
     def forward(self, x):
         return (F.avg_pool2d(x * x, 2, 2) + 1e-8).sqrt()

@@ -48,12 +48,15 @@ class CombinedImageLoss(ContentLoss):
         self.blend = blend
 
     def prepare(self, references: References) -> dict[str, Any]:
+        features = references.backbone(self.reference_image(references), self.layers)
+        return {layer: self.statistic(features[layer]) for layer in self.layers}
+
+    def reference_image(self, references: References) -> torch.Tensor:
+        """The combined image: the content blended with itself recoloured to the style's palette."""
         content, style = references.image(CONTENT), references.image(STYLE_AT_CONTENT)
         dims = (2, 3)
         recoloured = (content - content.mean(dims, keepdim=True)) / content.std(dims, keepdim=True).clamp_min(1e-6)
         recoloured = recoloured * style.std(dims, keepdim=True) + style.mean(dims, keepdim=True)
-        combined = ((1 - self.blend) * content + self.blend * recoloured.clamp(0, 1)).contiguous(
+        return ((1 - self.blend) * content + self.blend * recoloured.clamp(0, 1)).contiguous(
             memory_format=torch.channels_last if content.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         )
-        features = references.backbone(combined, self.layers)
-        return {layer: self.statistic(features[layer]) for layer in self.layers}

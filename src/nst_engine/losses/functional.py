@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["gram_matrix", "gram_loss", "content_loss", "mean_std", "mean_std_loss", "total_variation"]
+__all__ = ["gram_matrix", "gram_loss", "content_loss", "mean_std", "mean_std_loss", "total_variation",
+           "gram_sums", "gram_from_sums", "content_sums", "moment_sums", "mean_std_from_sums", "variation_sums"]
 
 
 class _SymmetricProduct(torch.autograd.Function):
@@ -102,3 +103,68 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     dy = image[..., 1:, :] - image[..., :-1, :]
     dx = image[..., :, 1:] - image[..., :, :-1]
     return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+# Additive forms for tiling (nst_engine.tiling): each function below returns sums over a
+# region's pixels that add up over regions to the whole image's, and the ``*_from_sums``
+# give the whole image's statistic from their total, equal to the functions above.
+
+
+def _weights(features: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The region's pixel weight per batch item: the mask's sum, or the pixel count."""
+    n, _, h, w = features.shape
+    if mask is None:
+        return torch.full((n,), float(h * w), device=features.device)
+    return mask.sum(dim=(1, 2, 3))
+
+
+def gram_sums(features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(FᵀF, M)`` of a region: the unnormalised Gram matrix and its pixel weight."""
+    weighted = features if mask is None else features * mask.sqrt()
+    return _SymmetricProduct.apply(weighted), _weights(features, mask)
+
+
+def gram_from_sums(product: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """:func:`gram_matrix` from the summed :func:`gram_sums`."""
+    n, c, _ = product.shape
+    return product / (c * pixels.clamp_min(1.0).view(n, 1, 1))
+
+
+def content_sums(features: torch.Tensor, target: torch.Tensor,
+                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The squared difference's sum over a region and its count (channels times pixel weight)."""
+    squared = (features - target).pow(2)
+    if mask is None:
+        return squared.sum(), torch.tensor(float(squared.numel()), device=features.device)
+    return (squared * mask).sum(), mask.sum() * features.shape[1]
+
+
+def moment_sums(features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+    """Per channel ``Σ w·f`` and ``Σ w·f²`` over a region, and its pixel weight ``Σ w``."""
+    flat = features.flatten(2)
+    if mask is not None:
+        weights = mask.flatten(2)
+        return (flat * weights).sum(dim=2), (flat.pow(2) * weights).sum(dim=2), weights.sum(dim=2)
+    return flat.sum(dim=2), flat.pow(2).sum(dim=2), _weights(features, None)[:, None]
+
+
+def mean_std_from_sums(first: torch.Tensor, second: torch.Tensor, pixels: torch.Tensor,
+                       eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`mean_std` from the summed :func:`moment_sums` (variance as E[f²] − E[f]²)."""
+    total = pixels.clamp_min(1.0)
+    mean = first / total
+    var = (second / total - mean.pow(2)).clamp_min(0.0)
+    return mean, (var + eps).sqrt()
+
+
+def variation_sums(image: torch.Tensor, rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
+    """:func:`total_variation`'s squared differences from the pixels of ``image[rows, cols]`` to
+    their next neighbours, with their counts. The neighbour past the region's last row (column)
+    is read from ``image`` when it has one there: inside an image, a tile's halo."""
+    h, w = image.shape[-2:]
+    below = min(rows.stop + 1, h)
+    right = min(cols.stop + 1, w)
+    dy = image[..., rows.start + 1 : below, cols] - image[..., rows.start : below - 1, cols]
+    dx = image[..., rows, cols.start + 1 : right] - image[..., rows, cols.start : right - 1]
+    count = image.new_tensor
+    return dy.pow(2).sum(), count(float(dy.numel())), dx.pow(2).sum(), count(float(dx.numel()))

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 
 from . import functional as LF
 
-__all__ = ["References", "Loss", "LayerLoss", "ContentLoss", "GramLoss", "MeanStdLoss", "TotalVariationLoss"]
+__all__ = ["References", "TileView", "Loss", "LayerLoss", "ContentLoss", "GramLoss", "MeanStdLoss",
+           "TotalVariationLoss"]
 
 Layers = Annotated[
     tuple[str, ...] | None, {"tooltip": "backbone layers, comma-separated (default: the backbone's)"}
@@ -44,10 +45,35 @@ class References(Protocol):
         """The backbone's activations of that image at ``layers`` (cached)."""
 
 
+class TileView(Protocol):
+    """What :meth:`Loss.tile_sums` sees of one tile of a tiled step (:mod:`nst_engine.tiling`)."""
+
+    image: torch.Tensor  #: the tile's input: its core and the halo around it
+
+    def core(self, layer: str) -> torch.Tensor:
+        """The tile's features at ``layer`` over its core (equal to the untiled image's there)."""
+
+    def crop(self, full: torch.Tensor, layer: str) -> torch.Tensor:
+        """The core's part of a whole-image map at ``layer``'s resolution (a per-pixel target)."""
+
+    def mask(self, mask: torch.Tensor | None, layer: str) -> torch.Tensor | None:
+        """A whole-image mask (1×1×H×W) resized to ``layer``'s resolution, over the core."""
+
+    def image_core(self) -> tuple[slice, slice]:
+        """The core's rows and columns within :attr:`image`."""
+
+
 class Loss:
-    """Base class of loss terms. Subclasses set ``role`` and implement ``__call__``."""
+    """Base class of loss terms. Subclasses set ``role`` and implement ``__call__``.
+
+    A loss that is a function of sums over pixels sets ``tileable`` and implements
+    :meth:`tile_sums` and :meth:`from_sums`: a tiled step (:mod:`nst_engine.tiling`) adds the
+    tiles' sums and computes the loss, and its gradient, exactly as on the whole image. A
+    tiled run refuses a loss that does not say so rather than approximate it.
+    """
 
     role: ClassVar[str] = "image"
+    tileable: ClassVar[bool] = False
     layers: tuple[str, ...] = ()
     reference: str | None = None
     mask: torch.Tensor | None = None
@@ -61,6 +87,14 @@ class Loss:
         return None
 
     def __call__(self, image: torch.Tensor, features: Mapping[str, torch.Tensor], target: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    def tile_sums(self, tile: TileView, target: Any) -> Any:
+        """Tensors (in any nesting of dicts and tuples) whose sum over all tiles :meth:`from_sums` turns into the loss."""
+        raise NotImplementedError
+
+    def from_sums(self, sums: Any, target: Any) -> torch.Tensor:
+        """The loss from the image's sums: equal to ``self(image, features, target)``."""
         raise NotImplementedError
 
 
@@ -113,6 +147,42 @@ class LayerLoss(Loss):
         )
         return sum(terms)
 
+    # Tiling. A style loss's target is a statistic of the reference image, which a tiled run
+    # computes from the reference's summed tiles (``layer_sums`` without mask or target, then
+    # ``sums_statistic``); a ``local_target`` is a feature map, kept whole and cropped per tile.
+    local_target: ClassVar[bool] = False
+
+    def reference_image(self, references: References) -> torch.Tensor:
+        """The image whose features :meth:`prepare` makes the target of (a tiled run tiles it)."""
+        return references.image(self.reference or self.role)
+
+    def layer_sums(self, features: torch.Tensor, mask: torch.Tensor | None, target: Any) -> Any:
+        """A core's additive sums at one layer (``target`` cropped to it when local)."""
+        raise NotImplementedError
+
+    def sums_statistic(self, sums: Any) -> Any:
+        """The statistic of the image the summed ``layer_sums`` came from."""
+        raise NotImplementedError
+
+    def layer_value(self, sums: Any, target: Any) -> torch.Tensor:
+        """One layer's value from the image's sums: ``layer_term`` computed tile by tile."""
+        return self.compare(self.sums_statistic(sums), target)
+
+    def reference_sums(self, tile: TileView) -> dict[str, Any]:
+        """The sums a (non-local) target is the statistic of: the reference's, without a mask."""
+        return {layer: self.layer_sums(tile.core(layer), None, None) for layer in self.layers}
+
+    def tile_sums(self, tile: TileView, target: Any) -> dict[str, Any]:
+        return {
+            layer: self.layer_sums(tile.core(layer), tile.mask(self.mask, layer),
+                                   tile.crop(target[layer], layer) if self.local_target else None)
+            for layer in self.layers
+        }
+
+    def from_sums(self, sums: Mapping[str, Any], target: Any) -> torch.Tensor:
+        return sum(weight * self.layer_value(sums[layer], target[layer])
+                   for layer, weight in zip(self.layers, self.layer_weights))
+
 
 class ContentLoss(LayerLoss):
     """Feature reconstruction (Gatys et al. 2016): mean squared difference of activations.
@@ -123,18 +193,34 @@ class ContentLoss(LayerLoss):
     """
 
     role = "content"
+    tileable = True
+    local_target = True
 
     def layer_term(self, features: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         return LF.content_loss(features, target, mask)
+
+    def layer_sums(self, features: torch.Tensor, mask: torch.Tensor | None, target: Any) -> tuple[torch.Tensor, ...]:
+        return LF.content_sums(features, target, mask)
+
+    def layer_value(self, sums: tuple[torch.Tensor, ...], target: Any) -> torch.Tensor:
+        squared, count = sums
+        return squared / count.clamp_min(1e-12)
 
 
 class GramLoss(LayerLoss):
     """Gram-matrix style loss (Gatys et al. 2016) with the ``1/(4N²M²)`` normalisation."""
 
     role = "style"
+    tileable = True
 
     def statistic(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return LF.gram_matrix(features, mask)
+
+    def layer_sums(self, features: torch.Tensor, mask: torch.Tensor | None, target: Any) -> tuple[torch.Tensor, ...]:
+        return LF.gram_sums(features, mask)
+
+    def sums_statistic(self, sums: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return LF.gram_from_sums(*sums)
 
     def compare(self, statistic: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return LF.gram_loss(statistic, target)
@@ -144,9 +230,16 @@ class MeanStdLoss(LayerLoss):
     """Feature mean and std per channel (Li et al. 2017, "Demystifying neural style transfer")."""
 
     role = "style"
+    tileable = True
 
     def statistic(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return LF.mean_std(features, mask)
+
+    def layer_sums(self, features: torch.Tensor, mask: torch.Tensor | None, target: Any) -> tuple[torch.Tensor, ...]:
+        return LF.moment_sums(features, mask)
+
+    def sums_statistic(self, sums: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        return LF.mean_std_from_sums(*sums)
 
     def compare(self, statistic: Any, target: Any) -> torch.Tensor:
         return LF.mean_std_loss(statistic, target)
@@ -156,6 +249,14 @@ class TotalVariationLoss(Loss):
     """Total variation of the image (Mahendran & Vedaldi 2015): suppresses high-frequency noise."""
 
     role = "image"
+    tileable = True
 
     def __call__(self, image: torch.Tensor, features: Mapping[str, torch.Tensor], target: Any) -> torch.Tensor:
         return LF.total_variation(image)
+
+    def tile_sums(self, tile: TileView, target: Any) -> tuple[torch.Tensor, ...]:
+        return LF.variation_sums(tile.image, *tile.image_core())
+
+    def from_sums(self, sums: tuple[torch.Tensor, ...], target: Any) -> torch.Tensor:
+        dy, ny, dx, nx = sums
+        return dy / ny.clamp_min(1) + dx / nx.clamp_min(1)
