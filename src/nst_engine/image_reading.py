@@ -19,7 +19,7 @@ from PIL import Image, ImageCms, JpegImagePlugin, PngImagePlugin
 
 from .errors import ImageError
 
-__all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "decode_image", "max_image_pixels"]
+__all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "ImageTooLarge", "decode_image", "image_too_large", "max_image_pixels"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +60,29 @@ def _kind(path: Path) -> str:
     raise ImageError(f"cannot read {path}: {_EXPECTED} ({found})")
 
 
-def _guard(path: Path, pixels: int, shape: tuple[int, ...], limit: int) -> None:
+class ImageTooLarge(ImageError):
+    """A file above the pixel limit; ``lazy`` when the lazy route could read it at a smaller size."""
+
+    def __init__(self, message: str, *, side: int, lazy: bool) -> None:
+        super().__init__(message)
+        self.side, self.lazy = side, lazy
+
+
+def image_too_large(path: Path, pixels: int, shape: tuple[int, ...], limit: int, *, side: int,
+                    lazy: bool) -> ImageTooLarge:
+    """The refusal of a file of ``pixels`` above ``limit``, naming the ways round it."""
+    size = "×".join(str(n) for n in shape)
+    message = (f"{path} would decode to {size} = {pixels:,} pixels, above the limit of {limit:,}; "
+               "raise it with NST_MAX_IMAGE_PIXELS=N (or max_pixels=N) if the memory is there")
+    if lazy:
+        message += (f", or read it lazily at a smaller size (nst stylize does at a --size below {side}; "
+                    "scripts: nst_engine.large_reading.open_image and read_reduced)")
+    return ImageTooLarge(message, side=side, lazy=lazy)
+
+
+def _guard(path: Path, pixels: int, shape: tuple[int, ...], limit: int, *, side: int, lazy: bool = False) -> None:
     if pixels > limit:
-        size = "×".join(str(n) for n in shape)
-        raise ImageError(
-            f"{path} would decode to {size} = {pixels:,} pixels, above the limit of {limit:,}; "
-            "raise it with NST_MAX_IMAGE_PIXELS=N (or max_pixels=N) if the memory is there"
-        )
+        raise image_too_large(path, pixels, shape, limit, side=side, lazy=lazy)
 
 
 def _to_srgb(im: Image.Image, path: Path) -> Image.Image:
@@ -99,7 +115,7 @@ def _read_pillow(path: Path, kind: str, limit: int, labels: bool) -> np.ndarray:
     opener = PngImagePlugin.PngImageFile if kind == "PNG" else JpegImagePlugin.JpegImageFile
     with opener(path) as im:
         width, height = im.size
-        _guard(path, width * height, (height, width), limit)
+        _guard(path, width * height, (height, width), limit, side=max(width, height))
         im.load()
         return np.asarray(im if labels else _to_srgb(im, path))
 
@@ -109,7 +125,8 @@ def _read_tiff(path: Path, limit: int, labels: bool) -> np.ndarray:
         series = tif.series[0]
         shape = tuple(series.shape)
         pixels = math.prod(n for n, axis in zip(shape, series.axes) if axis != "S")
-        _guard(path, pixels, shape, limit)
+        side = max((n for n, axis in zip(shape, series.axes) if axis in "YX"), default=0)
+        _guard(path, pixels, shape, limit, side=side, lazy=True)
         page = tif.pages[0]
         image = series.asarray()
         separated = page.photometric == tifffile.PHOTOMETRIC.SEPARATED

@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from .params import split_pairs
+from .stylize import output_format_option
 
 __all__ = ["color_command"]
 
@@ -21,10 +22,11 @@ def _mask(path: Path | None, image: np.ndarray) -> np.ndarray | None:
 
 
 @click.command("color")
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("reference", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Output image (.png, .jpg, .tif); provenance goes beside it as OUTPUT.json.")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("reference", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Output image (.png, .jpg, .tif, .zarr); provenance goes beside it as OUTPUT.json.")
+@output_format_option
 @click.option("-m", "--method", default="histogram", show_default=True,
               help="Registered color transfer (nst plugins lists them).")
 @click.option("-p", "params", multiple=True, metavar="KEY=VALUE", help="An option of the transfer, e.g. -p iterations=20.")
@@ -32,7 +34,7 @@ def _mask(path: Path | None, image: np.ndarray) -> np.ndarray | None:
               help="Image whose nonzero pixels are the source pixels the statistics come from.")
 @click.option("--reference-mask", type=click.Path(dir_okay=False, path_type=Path),
               help="Image whose nonzero pixels are the reference pixels the statistics come from.")
-def color_command(source, reference, output, method, params, source_mask, reference_mask) -> None:
+def color_command(source, reference, output, fmt, method, params, source_mask, reference_mask) -> None:
     """Recolour SOURCE with the colors of REFERENCE and write OUTPUT."""
     # Imported here: scipy and scikit-image take most of a second, which nst --help need not pay.
     from ..files import check_output, read_image, write_image
@@ -42,10 +44,10 @@ def color_command(source, reference, output, method, params, source_mask, refere
     transfer = bind_color_transfer(method, **dict(split_pairs(params, "-p")))
     # A path that cannot be written fails before any work; JPEG's lack of alpha once the
     # source's channels are known.
-    check_output(output)
+    check_output(output, format=fmt)
     source_img, reference_img = read_image(source), read_image(reference)
     if source_img.ndim == 3 and source_img.shape[-1] in (2, 4):
-        check_output(output, alpha=True)
+        check_output(output, alpha=True, format=fmt)
     started = time.perf_counter()
     result = transfer(source_img, reference_img, source_mask=_mask(source_mask, source_img),
                       reference_mask=_mask(reference_mask, reference_img))
@@ -54,4 +56,4 @@ def color_command(source, reference, output, method, params, source_mask, refere
         source_mask=str(source_mask) if source_mask else None,
         reference_mask=str(reference_mask) if reference_mask else None,
     )
-    write_image(output, to_unit_float(result), provenance=provenance)
+    write_image(output, to_unit_float(result), provenance=provenance, format=fmt)

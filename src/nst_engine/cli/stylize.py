@@ -6,17 +6,20 @@ first and imports the pipeline after, so that the terminal answers at once.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 from tqdm import tqdm
 
 from ..convergence import UNTIL
+from ..output_formats import OUTPUT_FORMATS, output_format
 from ..presets import DEFAULT_QUALITY, QUALITY_PRESETS, steps_and_scales
 from .params import group_options, loss_weights
 
-__all__ = ["stylize_command", "run_options", "stylize_options"]
+__all__ = ["output_format_option", "run_options", "stylize_command", "stylize_options"]
 
 
 def _run(events, *, quiet: bool):
@@ -58,7 +61,7 @@ SAMPLE_CONTENT_SHAPE = (300, 451)
 
 
 def _content_shape(content: Path | None) -> tuple[int, int] | None:
-    """Height and width from the file's header (PIL reads no pixels for it), if PIL can."""
+    """Height and width from the file's header (PIL, else the lazy reader: no pixels read), if either can."""
     if content is None:
         return SAMPLE_CONTENT_SHAPE
     from PIL import Image
@@ -66,6 +69,15 @@ def _content_shape(content: Path | None) -> tuple[int, int] | None:
     try:
         with Image.open(content) as image:
             return image.height, image.width
+    except Exception:  # noqa: BLE001 - BigTIFF and Zarr are not PIL's; the lazy reader has their shape
+        return _lazy_shape(content)
+
+
+def _lazy_shape(content: Path) -> tuple[int, int] | None:
+    from ..large_reading import image_shape
+
+    try:
+        return image_shape(content)[:2]
     except Exception:  # noqa: BLE001 - no estimate then; the engine's reader says what is wrong
         return None
 
@@ -162,27 +174,38 @@ def stylize_options(*, backbone: str = "vgg19", optimizer: str = "lbfgs", qualit
     }
 
 
+#: ``--output-format``, shared with ``nst color``.
+output_format_option = click.option(
+    "--output-format", "fmt", type=click.Choice(OUTPUT_FORMATS), default=None,
+    help="png, jpeg, tiff, bigtiff (tiled, with a pyramid) or ome-zarr (a .zarr folder); "
+         "default: what OUTPUT's extension says. It must fit the extension.")
+
+
 @click.command("stylize")
-@click.argument("content", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("styles", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Output image (.png, .jpg, .tif); provenance goes beside it as OUTPUT.json.")
+@click.argument("content", required=False, type=click.Path(path_type=Path))
+@click.argument("styles", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Output image (.png, .jpg, .tif, .zarr); provenance goes beside it as OUTPUT.json.")
+@output_format_option
 @click.option("--sample", is_flag=True, help="Use the bundled sample images (chelsea, immunohistochemistry).")
 @click.option("--mask", type=click.Path(dir_okay=False, path_type=Path),
               help="Where style applies, at the content's size: a gray mask (nonzero = style), or with "
                    "several styles a gray or palette label image (label i = i-th style, 0 = none).")
 @run_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def stylize_command(content, styles, output, sample, mask, quiet, **run) -> None:
+def stylize_command(content, styles, output, fmt, sample, mask, quiet, **run) -> None:
     """Paint CONTENT in the style of STYLE (Gatys et al. 2016) and write OUTPUT.
 
     Several STYLE images are blended (--style-weight) or each given a region (--mask).
     Without ImageNet weights for VGG, use --backbone random-multiscale: it works offline.
+    CONTENT and STYLE may be BigTIFF or OME-Zarr: one above NST_MAX_IMAGE_PIXELS is read
+    lazily, straight at --size (see docs/large-images.md).
     """
     if sample == bool(content or styles):
         raise click.UsageError("give CONTENT and STYLE, or --sample (not both)")
     if not sample and not (content and styles):
         raise click.UsageError("give both CONTENT and STYLE")
+    output_format(output, fmt)  # a name that does not fit the format is refused before anything
     if not quiet:
         steps, scales = steps_and_scales(run["quality"], run["steps"], run["scales"])
         click.echo(_announce(content, styles, size=run["size"], steps=steps, scales=scales, backbone=run["backbone"],
@@ -198,9 +221,12 @@ def stylize_command(content, styles, output, sample, mask, quiet, **run) -> None
         content_img, style_img = sample_pair()
         style_imgs = [style_img]
     else:
-        content_img, style_imgs = read_image(content), [read_image(path) for path in styles]
+        # Files above the pixel limit are read at the run's size, never whole (files.read_image).
+        style_side = math.ceil(run["size"] * run["style_scale"])
+        content_img = read_image(content, max_side=run["size"])
+        style_imgs = [read_image(path, max_side=style_side) for path in styles]
     # Everything that could fail at the end is checked here, before minutes of optimisation.
-    check_output(output, alpha=content_img.ndim == 3 and content_img.shape[-1] in (2, 4))
+    check_output(output, alpha=content_img.ndim == 3 and content_img.shape[-1] in (2, 4), format=fmt)
     events = iter_stylize(
         content_img, style_imgs, mask=read_mask(mask, shape=content_img.shape[:2]) if mask else None,
         preview_every=0, **options,
@@ -209,7 +235,7 @@ def stylize_command(content, styles, output, sample, mask, quiet, **run) -> None
     provenance = dict(result.provenance, content=str(content or "sample:chelsea"),
                       style=[str(p) for p in styles] or ["sample:immunohistochemistry"],
                       mask_file=str(mask) if mask else None)
-    write_image(output, result.image, provenance=provenance)
+    write_image(output, result.image, provenance=provenance, format=fmt)
     if not result.cancelled:
         from ..step_costs import record_run
 
