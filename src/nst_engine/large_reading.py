@@ -132,10 +132,12 @@ def _open_tiff(path: Path) -> LazyImage:
 def _open_zarr(path: Path) -> LazyImage:
     import dask.array as da
     import zarr
+    from ome_zarr.format import CurrentFormat, FormatV04
     from ome_zarr.io import parse_url
     from ome_zarr.reader import Reader
 
-    location = parse_url(path, mode="r")
+    # Zarr 2 holds OME-NGFF 0.4 (or older): said up front, ome-zarr does not log a version mismatch.
+    location = parse_url(path, mode="r", fmt=FormatV04() if (path / ".zattrs").is_file() else CurrentFormat())
     node = next(iter(Reader(location)()), None) if location is not None else None
     if node is not None and node.data:
         axes = "".join(axis["name"] if isinstance(axis, dict) else axis for axis in node.metadata.get("axes", "cyx"))

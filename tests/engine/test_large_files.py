@@ -74,6 +74,21 @@ def test_a_tiled_bigtiff_opens_without_reading_pixels_and_reads_a_region(tmp_pat
     assert image_shape(path) == smooth.shape and not is_zarr(path)
 
 
+def test_an_ome_zarr_0_4_on_zarr_2_reads_with_its_pyramid(tmp_path, smooth, caplog):
+    import zarr
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image as ome_write
+
+    path = tmp_path / "v04.zarr"
+    ome_write(smooth.transpose(2, 0, 1), zarr.open_group(str(path), mode="w", zarr_format=2), axes="cyx",
+              fmt=FormatV04(), scale_factors=(2,))
+    caplog.clear()
+    with open_image(path) as image:
+        assert [level.shape for level in image.levels] == [(1500, 1300, 3), (750, 650, 3)]
+        assert np.array_equal(image.read_region(0, 10, 5, 20), smooth[:10, 5:20])
+    assert "mismatch" not in caplog.text
+
+
 @pytest.mark.parametrize("kind", ["tiff", "bigtiff-pyramid", "ome-zarr"])
 def test_a_reduced_read_matches_skimage_resize_of_the_whole_image(tmp_path, smooth, kind):
     if kind == "tiff":
