@@ -155,14 +155,6 @@ def _connect(request: BatchRequest, jobs: list[Job]) -> tuple[Any, Any, int | No
     return connect(workers=workers, threads=request.threads_per_worker, jobs=jobs)
 
 
-def _interrupt(client: Any) -> None:
-    """Cancel every future of ``client``: the batch then reports at once instead of when a job ends."""
-    from distributed import Future
-
-    with contextlib.suppress(Exception):  # a client already closing has nothing left to cancel
-        client.cancel([Future(key, client) for key in list(client.futures)], force=True)
-
-
 def batch_job(request: BatchRequest) -> Generator[BatchProgress, Any, BatchOutcome]:
     """Run ``request`` as a batch; failures of the whole batch become :class:`RunFailed`.
 
@@ -203,10 +195,7 @@ def _drive(request: BatchRequest, jobs: list[Job], placed: list, client: Any,
 
     where = {job.output: (g, index) for (g, index, _), job in zip(placed, jobs, strict=True)}
     records: dict[str, dict] = {}
-    finished = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(request.cancel, finished, client), daemon=True)
-    events = batch(jobs, client=client, return_images=True, resume=False)
-    watcher.start()
+    events = batch(jobs, client=client, return_images=True, resume=False, cancel=request.cancel)
     try:
         while True:
             try:
@@ -224,16 +213,7 @@ def _drive(request: BatchRequest, jobs: list[Job], placed: list, client: Any,
             yield BatchProgress(event.kind, event.done, event.failed, event.total, label, error, workers,
                                 event.dashboard)
     finally:
-        finished.set()
         events.close()  # cancels the futures still pending
-        watcher.join()
-
-
-def _watch(cancel: threading.Event, finished: threading.Event, client: Any) -> None:
-    """Interrupt the batch when ``cancel`` is set, from this thread: the worker's is waiting on it."""
-    while not finished.wait(0.1):
-        if cancel.is_set():  # again until the batch ends: a job may be submitted (or retried) meanwhile
-            _interrupt(client)
 
 
 def _outcome(request: BatchRequest, placed: list, records: dict[str, dict], info: dict) -> BatchOutcome:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
 
@@ -94,6 +96,30 @@ def test_a_failing_job_is_retried_then_recorded_and_the_others_finish(client, pl
     assert log.read_text().count("call") == 3
     assert [r["status"] for r in result.records] == ["done", "failed", "done"]
     assert [p.name for p in assert_whole(out)] == ["c0__style.png", "c2__style.png"]
+
+
+def test_a_cancel_event_stops_the_batch_at_once_and_keeps_the_finished_outputs(client, plugin_dir, tmp_path):
+    install_on_workers(client, plugin_dir)
+    contents = images(tmp_path / "in", 6)
+    style = tmp_path / "in" / "style.png"
+    out = tmp_path / "out"
+    out.mkdir()
+    cancel = threading.Event()
+    jobs = _color(contents[:1], style, out) + _color(contents[1:], style, out, method="slow", seconds=30)
+    events, started = batch(jobs, client=client, output_dir=out, cancel=cancel), None
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as done:
+            result = done.value
+            break
+        if event.kind == "done" and started is None:  # the quick job: cancel while the slow ones run
+            started = time.perf_counter()
+            cancel.set()
+    assert time.perf_counter() - started < 10  # not the 30 s a slow job takes
+    assert [r["status"] for r in result.records] == ["done"] + ["cancelled"] * 5
+    assert [row["status"] for row in summary(out).values()] == ["done"] + ["cancelled"] * 5
+    assert [p.name for p in assert_whole(out)] == ["c0__style.png"]
 
 
 def test_a_worker_without_a_required_plugin_is_named(client, plugin_dir, tmp_path):

@@ -16,9 +16,10 @@ from torch import nn
 
 from nst_engine import hookimpl
 from nst_engine.backbones import Backbone
+from nst_engine.backbones.geometry import LayerGeometry
 from nst_engine import get_host
 from nst_engine.errors import ImageError
-from nst_engine.losses import ContentLoss
+from nst_engine.losses import ContentLoss, GramLoss
 from nst_engine.plugins import PluginHost
 from nst_engine.testing import check_backbone, check_color_transfer, check_loss, check_optimizer
 
@@ -253,9 +254,17 @@ class _NaN(ContentLoss):
         return image.sum() * float("nan")
 
 
+class _HaloGram(GramLoss):
+    """Claims to tile, but sums over the whole tile input, halo included: counted twice."""
+
+    def tile_sums(self, tile, target):
+        return {layer: self.layer_sums(tile.features[layer], None, None) for layer in self.layers}
+
+
 @pytest.mark.parametrize(
     "factory, message",
     [
+        (_HaloGram, "from its tiles' sums but .* on the whole image: tile_sums must add up"),
         (_Constant, "returned a value without a gradient"),
         (_PerPixel, "return a 0-dim float tensor"),
         (_NeverZero, "when the image is its reference .*a content loss must vanish at its target"),
@@ -315,6 +324,13 @@ def _detached() -> _Tiny:
     return net
 
 
+def _short_reach() -> _Tiny:
+    """Declares its two 3×3 convolutions a reach of 1 px (it is 2 at layer b)."""
+    net = _Tiny()
+    net.tile_geometry = lambda layers: {name: LayerGeometry(1, 1) for name in net.check_layers(layers)}
+    return net
+
+
 def _bad_defaults() -> _Tiny:
     net = _Tiny()
     net.content_layers = ("relu4_2",)
@@ -328,6 +344,7 @@ def _bad_defaults() -> _Tiny:
         (_trainable, r"trainable parameters: end __init__ with self.freeze\(\)"),
         (_forgets_layers, "return a dict with exactly the requested layers"),
         (_detached, "no finite, nonzero gradient back to the input"),
+        (_short_reach, r"layer 'b' reads input columns .* beyond the declared stride 1 and reach 1"),
         (_bad_defaults, r"content_layers \('relu4_2',\): give at least one, each one of layer_names"),
     ],
     ids=lambda value: getattr(value, "__name__", "")[1:],

@@ -20,6 +20,7 @@ from nst_engine.pipeline import _references, iter_stylize, stylize
 from nst_engine.plan import plan_run
 from nst_engine.tiling.choice import capped_history, scale_tiles
 from nst_engine.tiling.layout import layout_tiles
+from nst_engine.testing._tiling import check_geometry
 from nst_engine.tiling.objective import TiledObjective
 
 #: A small random-multiscale: halo 20 px, so 64 px tiles are not all halo.
@@ -123,18 +124,8 @@ def test_the_gram_matrix_summed_over_tiles_is_the_untiled_gram():
 
 @pytest.mark.parametrize("net", [vgg19(weights="random"), random_multiscale(channels=8)], ids=["vgg19", "random"])
 def test_declared_reach_covers_the_measured_receptive_field(net):
-    """The halo rests on the declared reach: autograd shows what a feature really depends on."""
-    layers = net.style_layers
-    geometry = net.tile_geometry(layers)
-    image = torch.rand(1, 3, 192, 192, requires_grad=True)
-    features = net(image, layers)
-    for layer in layers:
-        f, g = features[layer], geometry[layer]
-        i = f.shape[-1] // 2
-        (grad,) = torch.autograd.grad(f[..., i, i].abs().sum(), image, retain_graph=True)
-        cols = torch.nonzero(grad.abs().sum(dim=(0, 1, 2))).flatten()
-        assert int(cols.min()) >= g.stride * i - g.reach, layer
-        assert int(cols.max()) <= g.stride * (i + 1) - 1 + g.reach, layer
+    """The halo rests on the declared reach: the testing kit measures what features depend on."""
+    check_geometry("backbone", net, net.check_layers(net.style_layers + net.content_layers))
 
 
 def test_chain_geometry_of_vgg_like_stacks():
@@ -236,3 +227,18 @@ def test_cancel_inside_a_tiled_step_returns_the_last_completed_iterate(fresh_hos
     result = done.value.value
     assert result.cancelled and result.provenance["steps_run"] == 1
     assert np.allclose(result.image, first.preview, atol=1e-6)
+
+
+def test_a_subclass_that_computes_its_value_anew_stops_being_tileable():
+    from nst_engine.losses import GramLoss
+
+    class Shifted(GramLoss):
+        def statistic(self, features, mask=None):
+            return super().statistic(features + 1.0, mask)
+
+    class Deeper(GramLoss):
+        def resolve_layers(self, backbone):
+            self.layers = tuple(backbone.style_layers[-2:])
+            return super().resolve_layers(backbone)
+
+    assert GramLoss.tileable and Deeper.tileable and not Shifted.tileable

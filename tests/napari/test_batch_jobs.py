@@ -48,8 +48,8 @@ def fake_cluster(monkeypatch):
     whose content is all 1 fails. Records what it was given."""
     seen: dict = {"jobs": []}
 
-    def fake_batch(jobs, *, client, return_images, resume):
-        assert return_images and not resume and isinstance(client, _Client)
+    def fake_batch(jobs, *, client, return_images, resume, cancel):
+        assert return_images and not resume and isinstance(client, _Client) and cancel is not None
         jobs = list(jobs)
         seen["jobs"] = jobs
         records, done, failed = [], 0, 0

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generator, Iterable
+from typing import TYPE_CHECKING, Any, Generator, Iterable, Iterator
 
 from ..errors import ImageError, OptionError
 from .jobs import Job, check_jobs, job_hash
 from .summary import job_record, write_summary
+
+if TYPE_CHECKING:  # not at run time: the client of a color batch never imports torch
+    from ..cancellation import CancelRequest
 
 __all__ = ["BatchEvent", "BatchResult", "DEFAULT_RETRIES", "batch", "run_batch", "is_finished"]
 
@@ -76,7 +80,7 @@ def _sweep(jobs: Iterable[Job]) -> None:
 def batch(jobs: Iterable[Job], *, output_dir: str | Path | None = None, scheduler: str | None = None,
           workers: int | None = None, threads_per_worker: int | None = None, retries: int = DEFAULT_RETRIES,
           resume: bool = True, evaluate: bool = False, return_images: bool = False,
-          client: Any = None) -> Generator[BatchEvent, None, BatchResult]:
+          client: Any = None, cancel: CancelRequest | None = None) -> Generator[BatchEvent, None, BatchResult]:
     """Run ``jobs`` on a Dask cluster, yielding a :class:`BatchEvent` as each job ends.
 
     Parameters
@@ -96,6 +100,9 @@ def batch(jobs: Iterable[Job], *, output_dir: str | Path | None = None, schedule
         Skip jobs whose output exists with this job's hash in its sidecar.
     evaluate, return_images
         Add ``nst evaluate``'s metrics to each record; return each image in its record.
+    cancel
+        A ``threading.Event`` another thread may set (a UI's Cancel): the pending jobs are
+        cancelled at once and the batch returns, the unfinished jobs recorded as cancelled.
     """
     jobs = check_jobs(jobs)
     total = len(jobs)
@@ -132,8 +139,9 @@ def batch(jobs: Iterable[Job], *, output_dir: str | Path | None = None, schedule
                 owned = client
             else:
                 threads = None
-            yield from _run(client, jobs, todo, digests, records, counts, pending, event, threads=threads,
-                            retries=retries, evaluate=evaluate, return_images=return_images)
+            with _cancelling(client, pending, cancel):
+                yield from _run(client, jobs, todo, digests, records, counts, pending, event, threads=threads,
+                                retries=retries, evaluate=evaluate, return_images=return_images, cancel=cancel)
     finally:
         if pending and client is not None:
             with contextlib.suppress(Exception):  # a scheduler already gone has nothing to cancel
@@ -151,7 +159,32 @@ def batch(jobs: Iterable[Job], *, output_dir: str | Path | None = None, schedule
     return BatchResult(ordered, summary)
 
 
-def _run(client, jobs, todo, digests, records, counts, pending, event, *, threads, retries, evaluate, return_images):
+@contextlib.contextmanager
+def _cancelling(client: Any, pending: dict, cancel: CancelRequest | None) -> Iterator[None]:
+    """While inside, cancel the pending futures as soon as ``cancel`` is set (from a thread of
+    its own: the batch's thread is blocked waiting for the next job to end)."""
+    if cancel is None:
+        yield
+        return
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(0.1):
+            if cancel.is_set():  # again until the batch ends: a retry may be submitted meanwhile
+                with contextlib.suppress(RuntimeError):  # ``pending`` changed while being copied
+                    client.cancel(list(pending), force=True)
+
+    watcher = threading.Thread(target=watch, name="nst-batch-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        watcher.join()
+
+
+def _run(client, jobs, todo, digests, records, counts, pending, event, *, threads, retries, evaluate, return_images,
+         cancel):
     from distributed import as_completed
 
     from .cluster import dashboard_link
@@ -174,6 +207,8 @@ def _run(client, jobs, todo, digests, records, counts, pending, event, *, thread
 
     queue = as_completed([submit(i) for i in todo])
     for future in queue:
+        if cancel is not None and cancel.is_set():
+            return
         i = pending.pop(future)
         job = jobs[i]
         if future.status == "finished":

@@ -45,6 +45,11 @@ class References(Protocol):
         """The backbone's activations of that image at ``layers`` (cached)."""
 
 
+#: What computes a loss's value or target on a whole image, and the forms a tiled run uses instead.
+_UNTILED = ("__call__", "statistic", "layer_term", "compare", "prepare")
+_TILED = ("tile_sums", "from_sums", "layer_sums", "sums_statistic", "layer_value", "reference_image")
+
+
 class TileView(Protocol):
     """What :meth:`Loss.tile_sums` sees of one tile of a tiled step (:mod:`nst_engine.tiling`)."""
 
@@ -77,6 +82,14 @@ class Loss:
     layers: tuple[str, ...] = ()
     reference: str | None = None
     mask: torch.Tensor | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A subclass that computes its value or target anew, but not their tiled forms, is
+        # no longer what its parent's tiled forms compute: it stops being tileable by itself.
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        if "tileable" not in own and any(name in own for name in _UNTILED) and not any(name in own for name in _TILED):
+            cls.tileable = False
 
     def resolve_layers(self, backbone: Any) -> tuple[str, ...]:
         """The layers of the generated image this term reads (default: none)."""

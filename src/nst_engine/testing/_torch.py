@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from ..references import CONTENT, STYLE, STYLE_AT_CONTENT, style_ref
 from ._common import _TENSOR_HW, _attempt, _bind, _entry, _expect, _label
+from ._tiling import check_geometry, check_tiled_loss
 
 
 def _backbone(backbone: Any) -> Any:
@@ -21,7 +22,8 @@ def check_loss(loss: str | Callable[..., Any], /, *, backbone: Any = "random-mul
     Its ``role`` is content, style or image; ``resolve_layers`` names layers of the backbone;
     ``prepare`` works under ``no_grad``; the value is a finite 0-dim tensor; it vanishes when
     the image is the reference (content and style roles, all references the same image);
-    its gradient with respect to the image is finite and nonzero; a style term takes a mask.
+    its gradient with respect to the image is finite and nonzero; a style term takes a mask;
+    a ``tileable`` loss gives the same value and gradient from its tiles' sums.
 
     Parameters
     ----------
@@ -77,6 +79,8 @@ def check_loss(loss: str | Callable[..., Any], /, *, backbone: Any = "random-mul
         copied.reference, copied.mask = style_ref(0), torch.zeros(1, 1, *_TENSOR_HW)
         copied.mask[..., : _TENSOR_HW[1] // 2] = 1.0
         value(copied, image, distinct)
+    if getattr(term, "tileable", False):
+        check_tiled_loss(label, term, net, distinct)
 
 
 # -- backbones -------------------------------------------------------------------------------
@@ -92,7 +96,8 @@ def check_backbone(backbone: str | Callable[..., Any], /, **options: Any) -> Non
     as returned); ``layer_names`` is non-empty and holds the default content and style layers;
     ``check_layers`` refuses unknown names with ``ValueError``; ``forward`` returns exactly the
     requested layers as finite 4-D tensors for a small image in [0, 1], deterministically;
-    the gradient reaches the input; ``truncate`` keeps what is asked; channels-last works.
+    the gradient reaches the input; ``truncate`` keeps what is asked; channels-last works; a
+    declared ``tile_geometry`` covers what each layer's features really depend on.
 
     Parameters
     ----------
@@ -148,6 +153,7 @@ def check_backbone(backbone: str | Callable[..., Any], /, **options: Any) -> Non
     _expect(grad is not None and bool(torch.isfinite(grad).all()) and bool(grad.abs().sum() > 0), label,
             "passes no finite, nonzero gradient back to the input image: style transfer needs it "
             "(do not detach the features or compute them under no_grad)")
+    check_geometry(label, net, wanted)
     keep = net.check_layers({net.content_layers[0], net.style_layers[0]})
     cut = _attempt(label, f"truncating to {keep}", net.truncate, keep)
     _expect(isinstance(cut, Backbone), label, "truncate() returned something else than a Backbone: return self")

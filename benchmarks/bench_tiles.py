@@ -1,0 +1,141 @@
+"""Tiled against untiled optimisation: seconds per top-scale step, peak memory, agreement.
+
+Each configuration runs in a fresh subprocess (VGG-19 with random weights by default, one
+scale, astronaut at ``size``² styled by immunohistochemistry, L-BFGS, fp32), which reports
+seconds per step (median of the steps after the first), its peak resident memory above what
+it had before the run (``VmHWM`` after resetting it) and the engine's estimate. An untiled
+configuration the engine estimates not to fit is skipped. ``--agreement`` adds item 4 of the
+tiling issue: at 1024², tiled with 256² tiles vs untiled, same seed, 30 steps: SSIM between
+the results and the relative difference of their final losses.
+
+    python benchmarks/bench_tiles.py [--sizes 1024 2048 4096] [--tile 1024] [--steps 3]
+                                     [--memory-sizes 8192] [--agreement] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from memory_calibration import BACKBONES, _status_bytes  # the same backbones, the same way to read the peak
+
+
+def _images(size: int):
+    from skimage import data
+    from skimage.transform import resize
+
+    content = resize(data.astronaut(), (size, size), anti_aliasing=True).astype("float32")
+    return content, data.immunohistochemistry()
+
+
+def _child(config: dict) -> None:
+    from nst_engine.memory import available_bytes
+    from nst_engine.pipeline import iter_stylize
+    from nst_engine.plan import plan_run
+
+    content, style = _images(config["size"])
+    options = {"backbone": config["backbone"], "backbone_options": BACKBONES[config["backbone"]], "size": None,
+               "scales": 1, "steps": config["steps"], "until": "steps", "preview_every": 0,
+               "threads": config["threads"], "tile": config["tile"], "seed": 0, "device": "cpu"}
+    plan = plan_run(content, style, **options, check_memory=False)
+    estimate = plan.memory.peak_bytes
+    if config["tile"] is None and estimate > 0.9 * (available_bytes() or estimate):
+        print(json.dumps({"skipped": f"untiled needs about {estimate / 2**30:.1f} GB"}))
+        return
+    del plan
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_bytes("VmRSS")
+    stamps, last = [time.perf_counter()], None
+    events = iter_stylize(content, style, **options)
+    while True:
+        try:
+            last = next(events)
+            stamps.append(time.perf_counter())
+        except StopIteration as done:
+            result = done.value
+            break
+    peak = _status_bytes("VmHWM") - before
+    steps = [b - a for a, b in zip(stamps[1:], stamps[2:])] or [stamps[-1] - stamps[0]]
+    out = {"s_per_step": statistics.median(steps), "peak_bytes": peak, "estimate_bytes": estimate,
+           "tiles": result.provenance["tiles"], "loss": last.losses["total"] if last else None}
+    if config.get("save"):
+        import numpy as np
+
+        np.save(config["save"], result.image)
+    print(json.dumps(out))
+
+
+def _run(config: dict) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS=str(config["threads"]))
+    done = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)], capture_output=True, text=True,
+                          env=env, check=False)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _row(label: str, found: dict) -> str:
+    if "s_per_step" not in found:
+        return f"{label:<26} {found.get('skipped') or found.get('error')}"
+    gb = 2**30
+    return (f"{label:<26} {found['s_per_step']:9.2f} s/step  peak {found['peak_bytes'] / gb:6.2f} GB  "
+            f"estimate {found['estimate_bytes'] / gb:6.2f} GB ({found['estimate_bytes'] / found['peak_bytes']:.2f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
+    parser.add_argument("--memory-sizes", type=int, nargs="*", default=[], help="tiled only, one step: peak memory")
+    parser.add_argument("--tile", type=int, default=1024)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--backbone", choices=list(BACKBONES), default="vgg19")
+    parser.add_argument("--agreement", action="store_true", help="1024², 256² tiles vs untiled, 30 steps")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        _child(json.loads(args.child))
+        return
+    base = {"backbone": args.backbone, "threads": args.threads}
+    print(f"# bench_tiles: {args.backbone}, {args.threads} threads, load {os.getloadavg()[0]:.2f}")
+    results = []
+    for size in args.sizes:
+        found = {}
+        for tile in (None, args.tile):
+            found[tile] = _run(dict(base, size=size, tile=tile, steps=args.steps))
+            print(_row(f"{size}² {'tiles ' + str(tile) if tile else 'untiled'}", found[tile]), flush=True)
+        if all("s_per_step" in f for f in found.values()):
+            print(f"{'':<26} tiled / untiled: {found[args.tile]['s_per_step'] / found[None]['s_per_step']:.2f}x")
+        results.append({"size": size, "untiled": found[None], "tiled": found[args.tile]})
+    for size in args.memory_sizes:
+        found = _run(dict(base, size=size, tile=args.tile, steps=1))
+        print(_row(f"{size}² tiles {args.tile}, 1 step", found), flush=True)
+        results.append({"size": size, "tiled": found, "steps": 1})
+    if args.agreement:
+        import numpy as np
+
+        from nst_engine.metrics import ssim
+
+        paths = {tile: Path(f"/tmp/bench_tiles_{tile}.npy") for tile in (None, 256)}
+        runs = {tile: _run(dict(base, size=1024, tile=tile, steps=30, save=str(path))) for tile, path in paths.items()}
+        images = {tile: np.load(path) for tile, path in paths.items()}
+        agreement = {"ssim": ssim(images[None], images[256]),
+                     "loss_difference": abs(runs[256]["loss"] - runs[None]["loss"]) / abs(runs[None]["loss"]),
+                     "s_per_step": {str(t): r["s_per_step"] for t, r in runs.items()}}
+        print(f"agreement 1024², 256² tiles vs untiled, 30 steps: SSIM {agreement['ssim']:.4f}, "
+              f"final loss differs by {agreement['loss_difference']:.2%}")
+        results.append({"agreement": agreement})
+    print(f"# load at the end {os.getloadavg()[0]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
