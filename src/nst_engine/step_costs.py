@@ -75,6 +75,8 @@ def record_run(provenance: Mapping[str, Any]) -> None:
     seconds = (provenance.get("timings") or {}).get("scale_s") or []
     if not steps or steps[-1] < _MIN_LEARN_STEPS or len(seconds) != len(steps):
         return
+    if (provenance.get("tiles") or [None])[-1]:  # a tiled scale's steps cost more: not what estimates assume
+        return
     h, w = provenance["scales"][-1]
     if h * w < _MIN_LEARN_PIXELS:
         return

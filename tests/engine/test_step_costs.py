@@ -25,6 +25,7 @@ def test_a_run_teaches_the_estimate_its_cost_per_step_and_megapixel():
 def test_small_or_short_runs_are_not_learnt_from():
     step_costs.record_run(_provenance(seconds=5.0, shape=(64, 64)))
     step_costs.record_run(_provenance(seconds=5.0, steps=2))
+    step_costs.record_run(dict(_provenance(seconds=50.0), tiles=[1024]))  # tiled steps cost more
     assert not step_costs.cache_path().exists()
 
 

@@ -242,3 +242,22 @@ def test_a_subclass_that_computes_its_value_anew_stops_being_tileable():
             return super().resolve_layers(backbone)
 
     assert GramLoss.tileable and Deeper.tileable and not Shifted.tileable
+
+
+def test_nst_stylize_tiles_when_asked_and_refuses_what_cannot_tile(tmp_path, capsys):
+    from cli_helpers import run
+
+    from nst_engine.files import read_provenance
+
+    out = tmp_path / "out.png"
+    base = ["stylize", "--sample", "-o", str(out), "--backbone", "random-multiscale", "--size", "160",
+            "--scales", "1", "--steps", "3", "-p", "backbone.scales=3", "-p", "backbone.channels=8"]
+    code, _, err = run([*base, "--tile", "64"], capsys)
+    assert code == 0 and "in tiles" in err
+    assert read_provenance(out)["tiles"] == [64] and read_provenance(out)["options"]["tile"] == 64
+    code, _, err = run([*base, "--tile", "32"], capsys)
+    assert code == 2 and "'32' is not auto, off or a tile side of at least 64 px" in err
+    code, _, err = run([*base, "--tile", "64", "--loss", "mmd=1"], capsys)
+    assert code != 0 and "loss 'mmd' cannot be tiled exactly" in err and "--tile off" in err
+    code, _, _ = run([*base, "--tile", "off", "--loss", "mmd=1"], capsys)
+    assert code == 0 and read_provenance(out)["tiles"] == [None]

@@ -149,9 +149,10 @@ class BatchRunner:
 
     def _on_progress(self, what: str, news: BatchProgress) -> None:
         if self.pbar is not None:
+            # The description first: the dock redraws the bar on update, with the description it has.
+            self.pbar.set_description(f"{what}: {news.done} done, {news.failed} failed of {news.total}")
             if news.kind in ("done", "failed", "invalid"):
                 self.pbar.update(1)
-            self.pbar.set_description(f"{what}: {news.done} done, {news.failed} failed of {news.total}")
         if self.abandoned or self.request.cancel.is_set():
             return
         where = f"on {news.workers} worker{'s' * (news.workers != 1)}"

@@ -104,6 +104,22 @@ def _announce(content, styles, *, size: int, steps: int, scales: int, backbone: 
     return line
 
 
+class _TileType(click.ParamType):
+    """``--tile``: ``auto``, ``off`` (never tile) or a tile side in pixels."""
+
+    name = "tile"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | str | None:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text in ("auto", "off"):
+            return None if text == "off" else text
+        if text.isdigit() and int(text) >= 64:
+            return int(text)
+        self.fail(f"{value!r} is not auto, off or a tile side of at least 64 px (e.g. --tile 1024)", param, ctx)
+
+
 def run_options(function):
     """The options of a run, shared by ``nst stylize`` and ``nst batch stylize``."""
     options = [
@@ -133,6 +149,9 @@ def run_options(function):
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="fp32", show_default=True,
                      help="Backbone forward in bf16 or fp32; auto: bf16 where the CPU (AMX, AVX-512 BF16) or GPU has it."),
         click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads (default: torch's)."),
+        click.option("--tile", type=_TileType(), default="auto", show_default=True, metavar="auto|off|PX",
+                     help="Optimise scales above PX² pixels in tiles of about PX a side, with the untiled gradient "
+                          "(docs/tiling.md); auto: only a run that would not fit in memory."),
         click.option("--loss", "losses", cls=_LossOption, multiple=True, metavar="NAME=WEIGHT"),
         click.option("--color", default="none", show_default=True, metavar="MODE",
                      help="Keep the content's colors: none, luminance, before:TRANSFER or after:TRANSFER "
@@ -151,7 +170,7 @@ def stylize_options(*, backbone: str = "vgg19", optimizer: str = "lbfgs", qualit
                     tolerance: float | None = None, style_scale: float = 1.0, style_weights: Sequence[float] = (),
                     dynamic_weights: bool = False, init: str = "content", seed: int = 0, device: str = "auto",
                     precision: str = "fp32", threads: int | None = None, losses: Sequence[str] = (),
-                    color: str = "none", params: Sequence[str] = ()) -> dict[str, Any]:
+                    color: str = "none", params: Sequence[str] = (), tile: int | str | None = "auto") -> dict[str, Any]:
     """``iter_stylize``'s keyword arguments from :func:`run_options`' values (all but the images and mask).
 
     Raises ``click.UsageError`` for a malformed ``--loss`` or ``-p``; the engine checks the rest.
@@ -170,7 +189,7 @@ def stylize_options(*, backbone: str = "vgg19", optimizer: str = "lbfgs", qualit
         "steps": steps, "size": size, "scales": scales,
         "until": until, "tolerance": DEFAULT_TOLERANCE if tolerance is None else tolerance,
         "style_scale": style_scale, "init": init, "seed": seed, "device": device, "precision": precision,
-        "threads": threads,
+        "threads": threads, "tile": tile,
     }
 
 
@@ -241,6 +260,9 @@ def stylize_command(content, styles, output, fmt, sample, mask, quiet, **run) ->
 
         record_run(result.provenance)
     if not quiet:
+        tiles = sorted({t for t in result.provenance.get("tiles", []) if t})
+        tiled = f", the scales above {tiles[0]}² px in tiles" if tiles else ""
         click.echo(f"wrote {output} ({result.image.shape[1]}×{result.image.shape[0]}, "
-                   f"{result.provenance['steps_run']} steps, {result.provenance['timings']['total_s']:.1f} s)", err=True)
+                   f"{result.provenance['steps_run']} steps{tiled}, {result.provenance['timings']['total_s']:.1f} s)",
+                   err=True)
 
