@@ -179,23 +179,40 @@ def image_shape(path: str | os.PathLike) -> tuple[int, ...]:
         return image.shape
 
 
-def _area_weights(n_in: int, n_out: int, start: int, stop: int) -> tuple[int, np.ndarray]:
-    """The first output index and the area weights (outputs × inputs) of inputs ``start:stop``."""
-    step = n_in / n_out
-    first, last = int(start // step), min(n_out, math.ceil(stop / step))
-    edges = np.arange(first, last + 1) * step
-    inputs = np.arange(start, stop)
-    overlap = np.minimum(edges[1:, None], inputs[None, :] + 1) - np.maximum(edges[:-1, None], inputs[None, :])
-    return first, (np.clip(overlap, 0, None) / step).astype(np.float32)
+def _area_sums(plane: np.ndarray, start: int, n_in: int, n_out: int, axis: int) -> tuple[int, np.ndarray]:
+    """The first output index and the means, along ``axis``, of each output pixel's area inside ``plane``.
+
+    ``plane`` holds inputs ``start:start + len`` of ``n_in``; output ``o`` covers inputs
+    ``[o·s, (o+1)·s)`` with ``s = n_in / n_out``, fractional ends weighted by their overlap. The
+    sum over ``[a, b)`` is ``S(b) - S(a)`` with ``S`` the prefix sum, linear within a pixel.
+    """
+    length, step = plane.shape[axis], n_in / n_out
+    first, last = int(start // step), min(n_out, math.ceil((start + length) / step))
+    ends = np.clip(np.arange(first, last + 1) * step - start, 0, length)
+    whole = np.minimum(np.floor(ends).astype(np.intp), length - 1)
+    part = (ends - whole).reshape([-1 if a == axis else 1 for a in range(plane.ndim)])
+    prefix = np.concatenate([np.zeros_like(plane.take([0], axis)), np.cumsum(plane, axis)], axis)
+    sums = prefix.take(whole, axis) + part * plane.take(whole, axis)
+    return first, np.diff(sums, axis=axis) / step
+
+
+def _workers() -> int:
+    """How many chunks to decode at once: dask's ``num_workers`` when set, else the CPU count."""
+    import dask
+
+    return max(1, int(dask.config.get("num_workers", None) or os.cpu_count() or 1))
 
 
 def read_reduced(image: LazyImage, shape: tuple[int, int]) -> np.ndarray:
     """``image`` at ``shape`` (rows, columns, no larger than it), each pixel the mean of its area.
 
-    Reads the smallest pyramid level at least ``shape`` in both sides, a chunk at a time, and
-    sums each chunk into the output pixels it overlaps (area averaging, as OpenCV's
-    ``INTER_AREA``), so memory holds the result and one chunk. Integer dtypes are kept.
+    Reads the smallest pyramid level at least ``shape`` in both sides, a few chunks at a time
+    (one per dask worker, decoded in parallel), and sums each chunk into the output pixels it
+    overlaps (area averaging, as OpenCV's ``INTER_AREA``), so memory holds the result and those
+    chunks. Integer dtypes are kept.
     """
+    import dask
+
     rows, cols = (int(n) for n in shape)
     if rows > image.shape[0] or cols > image.shape[1] or min(rows, cols) < 1:
         raise ImageError(f"cannot reduce {image.path} ({image.shape[0]}×{image.shape[1]}) to {rows}×{cols}")
@@ -206,15 +223,16 @@ def read_reduced(image: LazyImage, shape: tuple[int, int]) -> np.ndarray:
     out = np.zeros((rows, cols, *level.shape[2:]), np.float32)  # float32: a 2048² RGB result is 48 MiB
     planes = out[..., None] if out.ndim == 2 else out
     y_edges, x_edges = np.cumsum((0, *level.chunks[0])), np.cumsum((0, *level.chunks[1]))
-    for i, (y0, y1) in enumerate(itertools.pairwise(y_edges)):
-        oy, wy = _area_weights(height, rows, y0, y1)
-        for j, (x0, x1) in enumerate(itertools.pairwise(x_edges)):
-            ox, wx = _area_weights(width, cols, x0, x1)
-            block = np.asarray(level.blocks[i, j].compute())
+    indices = list(itertools.product(range(level.numblocks[0]), range(level.numblocks[1])))
+    batch = _workers()
+    for start in range(0, len(indices), batch):
+        some = indices[start:start + batch]
+        for (i, j), block in zip(some, dask.compute(*(level.blocks[i, j] for i, j in some))):
             block = block[..., None] if block.ndim == 2 else block
             for c in range(block.shape[-1]):  # a plane at a time: float copies of one plane, not of the block
-                plane = block[..., c].astype(np.float32)
-                planes[oy:oy + wy.shape[0], ox:ox + wx.shape[0], c] += wy @ plane @ wx.T
+                oy, down = _area_sums(block[..., c].astype(np.float64), y_edges[i], height, rows, axis=0)
+                ox, across = _area_sums(down, x_edges[j], width, cols, axis=1)
+                planes[oy:oy + across.shape[0], ox:ox + across.shape[1], c] += across
     if np.issubdtype(level.dtype, np.integer):
         top = np.iinfo(level.dtype)
         np.clip(np.rint(out, out=out), top.min, top.max, out=out)

@@ -68,6 +68,7 @@ def _tiles(image: Any, tile: tuple[int, int]) -> Iterator[np.ndarray]:
             for block in blocks:
                 for x in range(0, block.shape[1], tile[1]):
                     yield block[y:y + tile[0], x:x + tile[1]]
+        del blocks, block  # before the next row is computed: two rows at once would double the memory
 
 
 def write_bigtiff(
