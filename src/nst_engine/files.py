@@ -90,7 +90,7 @@ def check_output(path: str | os.PathLike, *, alpha: bool = False, sidecar: bool 
     zarr = path.suffix.lower() == ".zarr"
     if path.is_dir() and not zarr:
         raise ImageError(f"cannot write {path}: it is a folder; name a file in it, e.g. {path / 'out.png'}")
-    fmt = output_format(path, format)
+    fmt = output_format(path, format=format)
     if zarr and path.exists() and not large_reading.is_zarr(path):
         what = "a folder that is not a Zarr" if path.is_dir() else "a file"
         raise ImageError(f"cannot write {path}: it is {what}, which an OME-Zarr output would replace; "
@@ -247,7 +247,7 @@ def write_image(
     """
     alpha = image.ndim == 3 and image.shape[-1] in (2, 4) and rgb is not False
     path = check_output(path, alpha=alpha, sidecar=provenance is not None, format=format)
-    fmt = output_format(path, format)
+    fmt = output_format(path, format=format)
     text = json.dumps(provenance, default=str) if provenance is not None else None
     # tifffile takes a JSON description with a "shape" key anywhere in it for its own shaped
     # metadata and fails to read the file; the same JSON with that key's "s" escaped is not taken.

@@ -21,7 +21,7 @@ _EXTENSIONS = {
 OUTPUT_FORMATS = tuple(_EXTENSIONS)
 
 
-def output_format(path: str | os.PathLike, format: str | None = None) -> str:
+def output_format(path: str | os.PathLike, *, format: str | None = None) -> str:
     """The format ``path`` is written in: ``format`` when given (it must fit the extension), else its extension's."""
     path = Path(path)
     suffix = path.suffix.lower()

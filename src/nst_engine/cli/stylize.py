@@ -224,7 +224,7 @@ def stylize_command(content, styles, output, fmt, sample, mask, quiet, **run) ->
         raise click.UsageError("give CONTENT and STYLE, or --sample (not both)")
     if not sample and not (content and styles):
         raise click.UsageError("give both CONTENT and STYLE")
-    output_format(output, fmt)  # a name that does not fit the format is refused before anything
+    output_format(output, format=fmt)  # a name that does not fit the format is refused before anything
     if not quiet:
         steps, scales = steps_and_scales(run["quality"], run["steps"], run["scales"])
         click.echo(_announce(content, styles, size=run["size"], steps=steps, scales=scales, backbone=run["backbone"],
