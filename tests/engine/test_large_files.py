@@ -297,6 +297,7 @@ def test_stylize_reads_bigtiff_and_ome_zarr_and_writes_the_chosen_format(tmp_pat
     out = tmp_path / name
     assert read_image(out).shape == (64, 53, 3)
     assert read_provenance(out)["content"] == str(content)
+    assert read_provenance(out)["content_reduced_from"] is None  # within the limit: read whole
     with open_image(out) as written:
         assert len(written.levels) == 1  # 64 px: no pyramid below it
     if fmt:
@@ -309,6 +310,7 @@ def test_stylize_reads_a_file_above_the_limit_at_its_size(tmp_path, capsys, larg
     monkeypatch.setenv("NST_MAX_IMAGE_PIXELS", "5000")  # 96×80 is above it
     code, _, err = run(["stylize", str(content), str(style), "-o", str(tmp_path / "o.png"), *FAST_ARGS], capsys)
     assert code == 0, err
+    assert read_provenance(tmp_path / "o.png")["content_reduced_from"] == [96, 80]
     code, _, err = run(["stylize", str(content), str(style), "-o", str(tmp_path / "p.png"), *FAST_ARGS,
                         "--size", "96"], capsys)
     assert code != 0 and "raise it with NST_MAX_IMAGE_PIXELS" in err and not (tmp_path / "p.png").exists()

@@ -82,6 +82,15 @@ def _lazy_shape(content: Path) -> tuple[int, int] | None:
         return None
 
 
+def _reduced_from(content: Path | None, image) -> list[int] | None:
+    """The file's height and width when it was read reduced (above the pixel limit), else ``None``.
+
+    The provenance says so: area averaging at read time is not the engine's resize.
+    """
+    shape = _content_shape(content) if content is not None else None
+    return list(shape) if shape is not None and tuple(shape) != tuple(image.shape[:2]) else None
+
+
 def _duration(seconds: float) -> str:
     return "< 1 s" if seconds < 1 else f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
@@ -253,7 +262,7 @@ def stylize_command(content, styles, output, fmt, sample, mask, quiet, **run) ->
     result = _run(events, quiet=quiet)
     provenance = dict(result.provenance, content=str(content or "sample:chelsea"),
                       style=[str(p) for p in styles] or ["sample:immunohistochemistry"],
-                      mask_file=str(mask) if mask else None)
+                      mask_file=str(mask) if mask else None, content_reduced_from=_reduced_from(content, content_img))
     write_image(output, result.image, provenance=provenance, format=fmt)
     if not result.cancelled:
         from ..step_costs import record_run
