@@ -140,7 +140,8 @@ def _open_zarr(path: Path) -> LazyImage:
     location = parse_url(path, mode="r", fmt=FormatV04() if (path / ".zattrs").is_file() else CurrentFormat())
     node = next(iter(Reader(location)()), None) if location is not None else None
     if node is not None and node.data:
-        axes = "".join(axis["name"] if isinstance(axis, dict) else axis for axis in node.metadata.get("axes", "cyx"))
+        stated = node.metadata.get("axes") or "tczyx"[5 - node.data[0].ndim:]  # before 0.3 always t, c, z, y, x
+        axes = "".join(axis["name"] if isinstance(axis, dict) else axis for axis in stated)
         return LazyImage(path, tuple(_rechunk(_to_yxc(level, axes, path)) for level in node.data))
     root = zarr.open(path, mode="r")
     if not isinstance(root, zarr.Array):
