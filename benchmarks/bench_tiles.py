@@ -42,7 +42,8 @@ def _child(config: dict) -> None:
     content, style = _images(config["size"])
     options = {"backbone": config["backbone"], "backbone_options": BACKBONES[config["backbone"]], "size": None,
                "scales": 1, "steps": config["steps"], "until": "steps", "preview_every": 0,
-               "threads": config["threads"], "tile": config["tile"], "seed": 0, "device": "cpu"}
+               "threads": config["threads"], "tile": config["tile"], "seed": 0, "device": "cpu",
+               "tile_graphs": config.get("tile_graphs")}
     plan = plan_run(content, style, **options, check_memory=False)
     estimate = plan.memory.peak_bytes
     if config["tile"] is None and estimate > 0.9 * (available_bytes() or estimate):
@@ -63,7 +64,8 @@ def _child(config: dict) -> None:
     peak = _status_bytes("VmHWM") - before
     steps = [b - a for a, b in zip(stamps[1:], stamps[2:])] or [stamps[-1] - stamps[0]]
     out = {"s_per_step": statistics.median(steps), "peak_bytes": peak, "estimate_bytes": estimate,
-           "tiles": result.provenance["tiles"], "loss": last.losses["total"] if last else None}
+           "tiles": result.provenance["tiles"], "kept": result.provenance["kept_tile_graphs"],
+           "loss": last.losses["total"] if last else None}
     if config.get("save"):
         import numpy as np
 
@@ -85,7 +87,8 @@ def _row(label: str, found: dict) -> str:
         return f"{label:<26} {found.get('skipped') or found.get('error')}"
     gb = 2**30
     return (f"{label:<26} {found['s_per_step']:9.2f} s/step  peak {found['peak_bytes'] / gb:6.2f} GB  "
-            f"estimate {found['estimate_bytes'] / gb:6.2f} GB ({found['estimate_bytes'] / found['peak_bytes']:.2f}x)")
+            f"estimate {found['estimate_bytes'] / gb:6.2f} GB ({found['estimate_bytes'] / found['peak_bytes']:.2f}x)"
+            + (f"  kept graphs {found['kept']}" if found.get("tiles", [None])[-1] else ""))
 
 
 def main() -> None:
@@ -107,17 +110,19 @@ def main() -> None:
     print(f"# bench_tiles: {args.backbone}, {args.threads} threads, load {os.getloadavg()[0]:.2f}")
     results = []
     for size in args.sizes:
-        found = {}
-        for tile in (None, args.tile):
-            found[tile] = _run(dict(base, size=size, tile=tile, steps=args.steps))
-            print(_row(f"{size}² {'tiles ' + str(tile) if tile else 'untiled'}", found[tile]), flush=True)
-        if all("s_per_step" in f for f in found.values()):
-            print(f"{'':<26} tiled / untiled: {found[args.tile]['s_per_step'] / found[None]['s_per_step']:.2f}x")
-        results.append({"size": size, "untiled": found[None], "tiled": found[args.tile]})
-    for size in args.memory_sizes:
-        found = _run(dict(base, size=size, tile=args.tile, steps=1))
-        print(_row(f"{size}² tiles {args.tile}, 1 step", found), flush=True)
-        results.append({"size": size, "tiled": found, "steps": 1})
+        found = {"untiled": _run(dict(base, size=size, tile=None, steps=args.steps))}
+        print(_row(f"{size}² untiled", found["untiled"]), flush=True)
+        for graphs, label in ((None, "tiled"), (0, "tiled, no kept graphs")):
+            found[label] = _run(dict(base, size=size, tile=args.tile, steps=args.steps, tile_graphs=graphs))
+            print(_row(f"{size}² tiles {args.tile}{'' if graphs is None else ', bounded'}", found[label]), flush=True)
+            if "s_per_step" in found[label] and "s_per_step" in found["untiled"]:
+                ratio = found[label]["s_per_step"] / found["untiled"]["s_per_step"]
+                print(f"{'':<26} {label} / untiled: {ratio:.2f}x")
+        results.append({"size": size, **found})
+    for size in args.memory_sizes:  # bounded: no graphs kept, the least memory tiling can do
+        found = _run(dict(base, size=size, tile=args.tile, steps=1, tile_graphs=0))
+        print(_row(f"{size}² tiles {args.tile}, bounded, 1 step", found), flush=True)
+        results.append({"size": size, "tiled, no kept graphs": found, "steps": 1})
     if args.agreement:
         import numpy as np
 

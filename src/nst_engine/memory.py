@@ -53,6 +53,7 @@ class MemoryEstimate:
     parts: Mapping[str, int] = field(default_factory=dict)
     available_bytes: int | None = None
     tile: int | None = None  #: the tile side at the peak's scale, if it tiles
+    tile_graph_bytes: int | None = None  #: what one tile's graph (kept for backward) holds there
 
     @property
     def fits(self) -> bool:
@@ -167,11 +168,9 @@ def _trace(net: Any, weights: set[int], terms: Sequence[Term], layers: tuple[str
 
 def tile_input_shape(network: Any, objective: Objective, shape: tuple[int, int], tile: int) -> tuple[int, int]:
     """The largest tile input (core and halo) of a scale of ``shape`` tiled at ``tile`` px."""
-    from .tiling.layout import layout_tiles
-    from .tiling.objective import PIXELS
+    from .tiling.layout import backbone_layout
 
-    geometry = network.tile_geometry(objective.layers) if objective.layers else {"image": PIXELS}
-    return layout_tiles(shape, tile, geometry).largest_input
+    return backbone_layout(network, objective.layers, shape, tile).largest_input
 
 
 def _local_target_bytes(net: Any, terms: Sequence[Term], shape: tuple[int, int]) -> int:
@@ -237,14 +236,16 @@ def estimate_run_bytes(
         image = shape[0] * shape[1] * 3 * _FLOAT
         # Targets are prepared (reference features cached, one layer's forward in flight)
         # before the steps run (activations saved, then backward's gradients and workspaces).
-        features = max(cached + 2 * largest, saved + factor * read + (cached if tile else 0))
+        # A tiled step keeps ``kept_graphs`` tiles' graphs from pass 1 while pass 2 starts.
+        graphs = max(1, schedule.kept_graphs) if tile else 1
+        features = max(cached + 2 * largest, graphs * saved + factor * read + (cached if tile else 0))
         optimizer_bytes = _optimizer_buffers(optimizer.entry.name, optimizer.options, count) * image
         parts = {"weights": weights, "images": images, "features": int(features), "optimizer": optimizer_bytes}
         if tile:  # the image-sized gradient the tiles add into, and the iterate's tile copies
             parts["tiling"] = 2 * image
         total = sum(parts.values())
         if total > best.peak_bytes:
-            best = MemoryEstimate(total, str(device), tuple(shape), parts, available, tile)
+            best = MemoryEstimate(total, str(device), tuple(shape), parts, available, tile, saved if tile else None)
     return best
 
 

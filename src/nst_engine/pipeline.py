@@ -167,7 +167,8 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                     image = start
                     continue
                 # A tiled scale computes value and gradient tile by tile, exactly (nst_engine.tiling).
-                tiled = TiledObjective(objective, tile, memory_format=memory_format) if tile else None
+                tiled = (TiledObjective(objective, tile, keep=plan.schedule.kept_graphs, memory_format=memory_format)
+                         if tile else None)
                 with cancellable(net, cancel):
                     (tiled or objective).set_targets(
                         {name: ref.contiguous(memory_format=memory_format) for name, ref in references.items()},
@@ -280,6 +281,7 @@ def iter_stylize(
     color_options: Mapping[str, Any] | None = None,
     check_memory: bool = True,
     tile: int | str | None = "auto",
+    tile_graphs: int | None = None,
     cancel: CancelRequest | None = None,
 ) -> Generator[StepEvent, Any, StyleResult]:
     """Stylise ``content`` with ``style``, yielding a :class:`StepEvent` per iteration.
@@ -344,6 +346,10 @@ def iter_stylize(
         tile's memory (:mod:`nst_engine.tiling`). ``"auto"``: only if the run would not fit
         otherwise; ``None``: never. Tiled runs cap L-BFGS's history
         (:data:`~nst_engine.tiling.choice.LBFGS_HISTORY_BYTES`).
+    tile_graphs
+        How many tiles of a tiled step keep their forward graph for its second pass instead of
+        computing it again: the same result, more memory for less time. ``None``: as many as
+        keep the estimated peak within half the memory available; ``0``: the least memory.
     cancel
         A ``threading.Event`` (anything with ``is_set()``) another thread may set: the run
         stops within one backbone layer, even mid-step, and returns the last completed step's
@@ -408,6 +414,7 @@ def stylize(
     color_options: Mapping[str, Any] | None = None,
     check_memory: bool = True,
     tile: int | str | None = "auto",
+    tile_graphs: int | None = None,
     cancel: CancelRequest | None = None,
 ) -> StyleResult:
     """Run :func:`iter_stylize` to the end and return its :class:`StyleResult`.

@@ -30,6 +30,7 @@ from .precision import cast_forward, resolve_precision
 from .preservation import ColorPreservation
 from .schedule import scale_shapes, split_steps
 from .tiling.choice import TILE_SIDES, capped_history, check_tile, scale_tiles
+from .tiling.layout import backbone_layout
 from .tiling.objective import untileable
 from .validation import (
     check_bool,
@@ -49,6 +50,10 @@ DEFAULT_LOSSES: dict[str, float] = {"content": 1.0, "gram": 1e4, "tv": 1.0}
 #: Above this many pixels the backbone recomputes activations in backward to save memory:
 #: 2048² then fits in 8 GB on the CPU (measured, docs/performance.md).
 CHECKPOINT_PIXELS = 1536 * 1536
+
+#: A tiled step keeps tiles' forward graphs for its second pass (saving their recomputation)
+#: as long as the run's estimated peak stays within this share of the memory available.
+KEEP_GRAPHS_SHARE = 0.5
 
 INITS = ("content", "noise", "style")
 Init = Literal["content", "noise", "style"]
@@ -88,6 +93,8 @@ class Schedule:
     tolerance: float = DEFAULT_TOLERANCE
     #: Per scale, the tile side it runs in (:mod:`nst_engine.tiling`), ``None`` for whole.
     tiles: tuple[int | None, ...] | None = None
+    #: Tiles of a tiled step that keep their forward graph between its two passes.
+    kept_graphs: int = 0
 
     @property
     def total(self) -> int:
@@ -134,6 +141,20 @@ def _largest_work(net: Any, objective: Objective, schedule: Schedule) -> int:
     pieces = [tile_input_shape(net, objective, shape, tile) if tile else shape
               for shape, tile in zip(schedule.shapes, schedule.tiles or (None,) * len(schedule.shapes))]
     return max(h * w for h, w in pieces)
+
+
+def _kept_graphs(requested: int | None, estimate: MemoryEstimate, net: Any, objective: Objective,
+                 schedule: Schedule) -> int:
+    """How many tiles keep their graph between a step's passes: ``requested``, or as many as
+    keep the estimated peak within :data:`KEEP_GRAPHS_SHARE` of the memory available."""
+    tiles = max(len(backbone_layout(net, objective.layers, shape, tile).tiles)
+                for shape, tile in zip(schedule.shapes, schedule.tiles or ()) if tile)
+    if requested is not None:
+        return min(requested, tiles)
+    if not estimate.available_bytes or not estimate.tile_graph_bytes:
+        return 0
+    room = KEEP_GRAPHS_SHARE * estimate.available_bytes - estimate.peak_bytes
+    return max(0, min(tiles, int(room // estimate.tile_graph_bytes) + 1))
 
 
 def _capped_optimizer(optimizer: Bound, shape: tuple[int, int]) -> Bound:
@@ -184,6 +205,7 @@ def plan_run(
     color_options: Mapping[str, Any] | None = None,
     check_memory: bool = True,
     tile: int | str | None = "auto",
+    tile_graphs: int | None = None,
 ) -> RunPlan:
     """Validate ``iter_stylize``'s options and decide the run; see its docstring for them.
 
@@ -208,6 +230,7 @@ def plan_run(
     until = check_choice("until", until, UNTIL)
     tolerance = check_positive_float("tolerance", tolerance)
     tile = check_tile(tile)
+    tile_graphs = None if tile_graphs is None else check_int("tile_graphs", tile_graphs, minimum=0)
     for name, flag in (("dynamic_weights", dynamic_weights), ("channels_last", channels_last),
                        ("check_memory", check_memory)):
         check_bool(name, flag)
@@ -272,6 +295,11 @@ def plan_run(
         estimate_bytes = estimate(tiled, optimizer_bound)
         if estimate_bytes.fits:
             break
+    if schedule.tiles and estimate_bytes.fits:
+        kept = _kept_graphs(tile_graphs, estimate_bytes, net, objective, schedule)
+        if kept:
+            schedule = dataclasses.replace(schedule, kept_graphs=kept)
+            estimate_bytes = estimate(schedule, optimizer_bound)
     if check_memory:
         check_fits(estimate_bytes, size=size, checkpointing=bool(getattr(net, "checkpointing", True)),
                    optimizer=optimizer,
@@ -292,7 +320,7 @@ def plan_run(
         "style_scale": style_scale, "init": init, "init_image": warm is not None, "seed": seed,
         "device": str(device), "threads": threads, "channels_last": channels_last, "checkpointing": checkpointing,
         "precision": precision, "preview_every": preview_every, "color": color, "color_options": dict(color_options),
-        "check_memory": check_memory, "tile": tile,
+        "check_memory": check_memory, "tile": tile, "tile_graphs": tile_graphs,
     }
     return RunPlan(
         content=content_rgb, alpha=alpha, styles=tuple(styles_rgb), style_shares=tuple(shares),

@@ -44,6 +44,7 @@ def run_provenance(plan: RunPlan, *, steps_run: int, steps_run_per_scale: list[i
         "until": plan.schedule.until, "tolerance": plan.schedule.tolerance,
         "size": plan.options["size"], "scales": [list(s) for s in plan.schedule.shapes],
         "tiles": list(plan.schedule.tiles or [None] * len(plan.schedule.shapes)),
+        "kept_tile_graphs": plan.schedule.kept_graphs,
         "style_scale": plan.options["style_scale"],
         "init": "image" if plan.init_image is not None else plan.init, "seed": plan.options["seed"],
         "device": str(plan.device), "threads": threads, "precision": plan.precision,

@@ -261,3 +261,29 @@ def test_nst_stylize_tiles_when_asked_and_refuses_what_cannot_tile(tmp_path, cap
     assert code != 0 and "loss 'mmd' cannot be tiled exactly" in err and "--tile off" in err
     code, _, _ = run([*base, "--tile", "off", "--loss", "mmd=1"], capsys)
     assert code == 0 and read_provenance(out)["tiles"] == [None]
+
+
+def test_kept_graphs_change_the_time_not_the_gradient():
+    plan, untiled, tiled, _ = _objectives((150, 172), 64, **dict(SMALL, losses={"content": 1, "gram": 1e4, "tv": 1}))
+    image = _tensor(plan.content)
+    tiles = len(tiled.layout((150, 172)).tiles)
+    found = {}
+    for keep in (0, 2, tiles):
+        tiled.keep = keep
+        found[keep] = tiled.value_and_grad(image)
+    for keep in (2, tiles):
+        assert torch.equal(found[keep][1], found[0][1])
+        assert torch.allclose(found[keep][2], found[0][2], atol=1e-6 * float(found[0][2].abs().max()))
+
+
+def test_graphs_are_kept_only_as_far_as_memory_allows(monkeypatch):
+    content, style = _photo(data.astronaut(), (256, 256)), _photo(data.coffee(), (64, 64))
+    plenty = plan_run(content, style, size=512, scales=1, steps=2, tile=128, **SMALL)
+    tiles = len(layout_tiles((512, 512), 128, plenty.network.tile_geometry(plenty.objective.layers)).tiles)
+    assert plenty.schedule.kept_graphs == tiles  # a small run on a big machine keeps every tile's graph
+    bounded = plan_run(content, style, size=512, scales=1, steps=2, tile=128, tile_graphs=0, **SMALL)
+    assert bounded.schedule.kept_graphs == 0 and bounded.memory.peak_bytes < plenty.memory.peak_bytes
+    budget = int(bounded.memory.peak_bytes * 2.3)  # half of it leaves room for about one more graph
+    monkeypatch.setattr("nst_engine.memory.available_bytes", lambda device="cpu": budget)
+    tight = plan_run(content, style, size=512, scales=1, steps=2, tile=128, **SMALL)
+    assert 0 < tight.schedule.kept_graphs < tiles and tight.memory.peak_bytes <= budget / 2

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..backbones.geometry import LayerGeometry, aligned
 
-__all__ = ["Span", "Tile", "TileLayout", "layout_tiles"]
+__all__ = ["PIXELS", "Span", "Tile", "TileLayout", "backbone_layout", "layout_tiles"]
+
+#: For a run without layers (TV only): tiles need only one pixel of halo.
+PIXELS = LayerGeometry(stride=1, reach=1)
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,8 @@ def layout_tiles(shape: tuple[int, int], tile: int, geometry: Mapping[str, Layer
     core = aligned(max(tile, stride), stride)
     rows, cols = (_spans(n, core, halo, stride) for n in shape)
     return TileLayout(tuple(shape), tuple(Tile(r, c) for r in rows for c in cols), halo, stride)
+
+
+def backbone_layout(backbone: Any, layers: tuple[str, ...], shape: tuple[int, int], tile: int) -> TileLayout:
+    """The tiles of ``shape`` for ``backbone``'s ``layers`` (which it must be able to tile)."""
+    return layout_tiles(shape, tile, backbone.tile_geometry(layers) if layers else {"image": PIXELS})

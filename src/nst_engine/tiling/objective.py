@@ -18,17 +18,13 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 
-from ..backbones.geometry import LayerGeometry
 from ..errors import OptionError
 from ..losses.terms import resize_mask
 from ..objective import Objective, Term, scalar_value
 from ..references import opposite
-from .layout import Tile, TileLayout, layout_tiles
+from .layout import Tile, TileLayout, backbone_layout
 
-__all__ = ["PIXELS", "TiledObjective", "untileable"]
-
-#: For a run without layers (TV only): tiles need only one pixel of halo.
-PIXELS = LayerGeometry(stride=1, reach=1)
+__all__ = ["TiledObjective", "untileable"]
 
 
 def untileable(objective: Objective) -> str | None:
@@ -94,13 +90,15 @@ class TiledObjective:
     reference image's features are ever whole, except the per-pixel targets of content terms.
     """
 
-    def __init__(self, objective: Objective, tile: int, *,
+    def __init__(self, objective: Objective, tile: int, *, keep: int = 0,
                  memory_format: torch.memory_format = torch.contiguous_format) -> None:
         why = untileable(objective)
         if why is not None:
             raise OptionError(f"cannot tile this run: {why}; turn tiling off (tile=None, --tile off) and use a "
                               "size that fits in memory", option="tile")
         self.objective, self.tile, self.memory_format = objective, tile, memory_format
+        #: Tiles whose pass-1 graph is kept for pass 2 (see :meth:`value_and_grad`).
+        self.keep = keep
         self.backbone, self.layers = objective.backbone, objective.layers
         self.geometry = self.backbone.tile_geometry(self.layers) if self.layers else {}
         self.strides = {layer: g.stride for layer, g in self.geometry.items()}
@@ -112,17 +110,21 @@ class TiledObjective:
         """The tiles of an image of ``shape`` (one tile, the whole image, when there are no layers)."""
         shape = tuple(shape)
         if shape not in self._layouts:
-            geometry = self.geometry or {"image": PIXELS}
-            self._layouts[shape] = layout_tiles(shape, self.tile, geometry)
+            self._layouts[shape] = backbone_layout(self.backbone, self.layers, shape, self.tile)
         return self._layouts[shape]
 
-    def _tiles(self, image: torch.Tensor, *, grad: bool = False) -> Iterator[tuple[Tile, torch.Tensor, dict]]:
-        """Each tile of ``image``: the tile, its input and its features (with gradients if ``grad``)."""
-        for tile in self.layout(tuple(image.shape[-2:])).tiles:
+    def _tiles(self, image: torch.Tensor, *, grad: Callable[[int], bool] = lambda n: False,
+               skip: int = 0) -> Iterator[tuple[Tile, torch.Tensor, dict]]:
+        """Each tile of ``image`` after the first ``skip``: the tile, its input and its features
+        (with gradients where ``grad(n)`` for the ``n``-th tile)."""
+        for n, tile in enumerate(self.layout(tuple(image.shape[-2:])).tiles):
+            if n < skip:
+                continue
             x = image[(..., *tile.outer)].contiguous(memory_format=self.memory_format)
-            if grad:
+            wanted = grad(n)
+            if wanted:
                 x.requires_grad_(True)
-            with torch.set_grad_enabled(grad):
+            with torch.set_grad_enabled(wanted):
                 features = self.backbone(x, self.layers) if self.layers else {}
             yield tile, x, features
 
@@ -204,34 +206,50 @@ class TiledObjective:
         objective.set_multipliers()
 
     def value_and_grad(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Total loss, the raw terms (as :class:`Objective` returns them) and ``∂total/∂image``."""
+        """Total loss, the raw terms (as :class:`Objective` returns them) and ``∂total/∂image``.
+
+        The first :attr:`keep` tiles of pass 1 run with gradients and keep their graphs, so
+        pass 2 only back-propagates them; the others are computed again. The result is the
+        same either way: it is memory for time.
+        """
         objective = self.objective
         terms = objective.terms
-        targets = [term.target for term in terms]
         image = image.detach()
-        with torch.no_grad():
-            totals = self._sums(image, [(term, _sums_of(term)) for term in terms])
-        leaves = [[leaf.detach().requires_grad_(True) for leaf in _leaves(sums)] for sums in totals]
+        totals: list[Any] = [None] * len(terms)
+        kept: list[tuple[Tile, torch.Tensor, list[list[torch.Tensor]]]] = []
+        shape = tuple(image.shape[-2:])
+        for n, (tile, x, features) in enumerate(self._tiles(image, grad=lambda n: n < self.keep)):
+            view = self._view(tile, x, features, shape)
+            sums = []
+            for k, term in enumerate(terms):
+                with term.blamed("computing its sums over a tile"), torch.set_grad_enabled(n < self.keep):
+                    part = term.loss.tile_sums(view, term.target)
+                totals[k] = _add(totals[k], _rebuild(part, iter([leaf.detach() for leaf in _leaves(part)])))
+                sums.append(_leaves(part))
+            if n < self.keep:
+                kept.append((tile, x, sums))
+        leaves = [[leaf.requires_grad_(True) for leaf in _leaves(sums)] for sums in totals]
         values = []
         for term, sums, mine in zip(terms, totals, leaves):
             with term.blamed("computing its value"):
                 values.append(scalar_value(term, term.loss.from_sums(_rebuild(sums, iter(mine)), term.target)))
         raw = torch.stack(values)
         total = (raw * objective.multipliers.to(raw)).sum()
-        flat = [leaf for mine in leaves for leaf in mine]
-        slopes = torch.autograd.grad(total, flat, allow_unused=True)
+        slopes = torch.autograd.grad(total, [leaf for mine in leaves for leaf in mine], allow_unused=True)
         grad = torch.zeros_like(image)
-        shape = tuple(image.shape[-2:])
-        for tile, x, features in self._tiles(image, grad=True):
-            view = self._view(tile, x, features, shape)
-            parts = []
+
+        def add_tile(tile: Tile, x: torch.Tensor, sums: list[list[torch.Tensor]]) -> None:
             slope = iter(slopes)
-            for term, target in zip(terms, targets):
-                sums = _leaves(term.loss.tile_sums(view, target))
-                parts += [(s * d).sum() for s, d in zip(sums, slope) if d is not None and s.requires_grad]
+            parts = [(s * d).sum() for mine in sums for s, d in zip(mine, slope) if d is not None and s.requires_grad]
             if parts:
                 (tile_grad,) = torch.autograd.grad(torch.stack(parts).sum(), x)
                 grad[(..., *tile.outer)] += tile_grad
+
+        while kept:  # popped, so each kept graph is freed as soon as it is used
+            add_tile(*kept.pop())
+        for tile, x, features in self._tiles(image, grad=lambda n: True, skip=self.keep):
+            view = self._view(tile, x, features, shape)
+            add_tile(tile, x, [_leaves(term.loss.tile_sums(view, term.target)) for term in terms])
         return total.detach(), raw.detach(), grad
 
 
