@@ -9,7 +9,6 @@ loop runs and what the provenance records; tiling, batches and video reuse it.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence
 
@@ -22,16 +21,14 @@ from .entries import Entry
 from .errors import OptionError
 from .images import max_side_shape, resize_to, split_image
 from .masks import style_masks
-from .memory import MemoryEstimate, check_fits, estimate_run_bytes, tile_input_shape
+from .memory import MemoryEstimate, check_fits, estimate_run_bytes
 from .objective import Objective, build_terms, expand_styles
 from .plugin_calls import blamed
 from .plugins import get_entry
 from .precision import cast_forward, resolve_precision
 from .preservation import ColorPreservation
 from .schedule import scale_shapes, split_steps
-from .tiling.choice import TILE_SIDES, capped_history, check_tile, scale_tiles
-from .tiling.layout import backbone_layout
-from .tiling.objective import untileable
+from .tiling.choice import check_tile, choose_tiling
 from .validation import (
     check_bool,
     check_choice,
@@ -50,10 +47,6 @@ DEFAULT_LOSSES: dict[str, float] = {"content": 1.0, "gram": 1e4, "tv": 1.0}
 #: Above this many pixels the backbone recomputes activations in backward to save memory:
 #: 2048² then fits in 8 GB on the CPU (measured, docs/performance.md).
 CHECKPOINT_PIXELS = 1536 * 1536
-
-#: A tiled step keeps tiles' forward graphs for its second pass (saving their recomputation)
-#: as long as the run's estimated peak stays within this share of the memory available.
-KEEP_GRAPHS_SHARE = 0.5
 
 INITS = ("content", "noise", "style")
 Init = Literal["content", "noise", "style"]
@@ -134,36 +127,6 @@ class RunPlan:
 def _with_defaults(entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
     """The entry's bound options with every default filled in: the provenance lists all."""
     return {**entry.defaults(), **options}
-
-
-def _largest_work(net: Any, objective: Objective, schedule: Schedule) -> int:
-    """Pixels of the largest image the backbone sees at once: a whole scale, or a tile's input."""
-    pieces = [tile_input_shape(net, objective, shape, tile) if tile else shape
-              for shape, tile in zip(schedule.shapes, schedule.tiles or (None,) * len(schedule.shapes))]
-    return max(h * w for h, w in pieces)
-
-
-def _kept_graphs(requested: int | None, estimate: MemoryEstimate, net: Any, objective: Objective,
-                 schedule: Schedule) -> int:
-    """How many tiles keep their graph between a step's passes: ``requested``, or as many as
-    keep the estimated peak within :data:`KEEP_GRAPHS_SHARE` of the memory available."""
-    tiles = max(len(backbone_layout(net, objective.layers, shape, tile).tiles)
-                for shape, tile in zip(schedule.shapes, schedule.tiles or ()) if tile)
-    if requested is not None:
-        return min(requested, tiles)
-    if not estimate.available_bytes or not estimate.tile_graph_bytes:
-        return 0
-    room = KEEP_GRAPHS_SHARE * estimate.available_bytes - estimate.peak_bytes
-    return max(0, min(tiles, int(room // estimate.tile_graph_bytes) + 1))
-
-
-def _capped_optimizer(optimizer: Bound, shape: tuple[int, int]) -> Bound:
-    """``optimizer`` with its history capped for a tiled run of final ``shape`` (an L-BFGS-like one)."""
-    defaults = optimizer.entry.defaults()
-    if "history_size" not in defaults:
-        return optimizer
-    requested = int(optimizer.options.get("history_size", defaults["history_size"]))
-    return Bound(optimizer.entry, {**optimizer.options, "history_size": capped_history(requested, shape)})
 
 
 def _style_list(style: Any) -> list[Any]:
@@ -276,30 +239,9 @@ def plan_run(
             optimizer=optimizer, device=dev,
         )
 
-    estimate_bytes = estimate(schedule, optimizer_bound)
-    why_not = untileable(objective)
-    sides: tuple[int | None, ...] = ()
-    if isinstance(tile, int):
-        if why_not and any(scale_tiles(shapes, tile)):
-            raise OptionError(f"cannot tile this run: {why_not}; use tile=None (--tile off)", option="tile")
-        sides = (tile,)
-    elif tile == "auto" and not estimate_bytes.fits and why_not is None:
-        sides = tuple(side for side in TILE_SIDES if side < max(shape))
-    for side in sides:  # largest first: the first that fits, else the smallest
-        tiled = dataclasses.replace(schedule, tiles=scale_tiles(shapes, side))
-        if not any(tiled.tiles):
-            continue
-        if checkpointing is None and hasattr(net, "checkpointing"):  # by the largest piece of work now
-            net.checkpointing = _largest_work(net, objective, tiled) > CHECKPOINT_PIXELS
-        schedule, optimizer_bound = tiled, _capped_optimizer(optimizer_bound, shape)
-        estimate_bytes = estimate(tiled, optimizer_bound)
-        if estimate_bytes.fits:
-            break
-    if schedule.tiles and estimate_bytes.fits:
-        kept = _kept_graphs(tile_graphs, estimate_bytes, net, objective, schedule)
-        if kept:
-            schedule = dataclasses.replace(schedule, kept_graphs=kept)
-            estimate_bytes = estimate(schedule, optimizer_bound)
+    schedule, optimizer_bound, estimate_bytes, why_not = choose_tiling(
+        tile, tile_graphs, schedule=schedule, optimizer=optimizer_bound, estimate=estimate, network=net,
+        objective=objective, auto_checkpointing=checkpointing is None, checkpoint_pixels=CHECKPOINT_PIXELS)
     if check_memory:
         check_fits(estimate_bytes, size=size, checkpointing=bool(getattr(net, "checkpointing", True)),
                    optimizer=optimizer,

@@ -8,12 +8,15 @@ tiles.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import OptionError
+from .layout import backbone_layout
 
-__all__ = ["TILE_SIDES", "MIN_TILE", "LBFGS_HISTORY_BYTES", "check_tile", "scale_tiles", "capped_history"]
+__all__ = ["TILE_SIDES", "MIN_TILE", "LBFGS_HISTORY_BYTES", "KEEP_GRAPHS_SHARE", "check_tile", "scale_tiles",
+           "capped_history", "choose_tiling"]
 
 #: Tile sides ``"auto"`` tries, largest first: bigger tiles waste less on halos.
 TILE_SIDES = (2048, 1536, 1024, 768, 512, 384, 256)
@@ -24,6 +27,9 @@ MIN_TILE = 64
 #: 201 MB, and the default 100 steps of history would take 40 GB.
 LBFGS_HISTORY_BYTES = 2**30
 MIN_HISTORY = 3
+#: A tiled step keeps tiles' forward graphs for its second pass (saving their recomputation)
+#: as long as the run's estimated peak stays within this share of the memory available.
+KEEP_GRAPHS_SHARE = 0.5
 
 
 def check_tile(tile: Any) -> int | str | None:
@@ -45,3 +51,78 @@ def capped_history(requested: int, shape: tuple[int, int]) -> int:
     """The L-BFGS history a tiled run of final ``shape`` keeps (see :data:`LBFGS_HISTORY_BYTES`)."""
     vector = shape[0] * shape[1] * 3 * 4
     return min(requested, max(MIN_HISTORY, math.floor(LBFGS_HISTORY_BYTES / (2 * vector))))
+
+
+def choose_tiling(tile: int | str | None, tile_graphs: int | None, *, schedule: Any, optimizer: Any,
+                  estimate: Callable[[Any, Any], Any], network: Any, objective: Any, auto_checkpointing: bool,
+                  checkpoint_pixels: int) -> tuple[Any, Any, Any, str | None]:
+    """The run's schedule with its tiles, its optimizer (history capped if it tiles), their
+    memory estimate, and why the run cannot tile (``None`` if it can).
+
+    ``estimate(schedule, optimizer)`` is the plan's memory estimate. An explicit ``tile``
+    with a loss or backbone that cannot tile is refused; ``"auto"`` tiles only a run whose
+    untiled estimate does not fit, at the largest of :data:`TILE_SIDES` that fits.
+    """
+    from .objective import untileable
+
+    shapes = schedule.shapes
+    found = estimate(schedule, optimizer)
+    why_not = untileable(objective)
+    sides: tuple[int, ...] = ()
+    if isinstance(tile, int):
+        if why_not and any(scale_tiles(shapes, tile)):
+            raise OptionError(f"cannot tile this run: {why_not}; use tile=None (--tile off)", option="tile")
+        sides = (tile,)
+    elif tile == "auto" and not found.fits and why_not is None:
+        sides = tuple(side for side in TILE_SIDES if side < max(shapes[-1]))
+    for side in sides:  # largest first: the first that fits, else the smallest
+        tiled = dataclasses.replace(schedule, tiles=scale_tiles(shapes, side))
+        if not any(tiled.tiles):
+            continue
+        if auto_checkpointing and hasattr(network, "checkpointing"):  # by the largest piece of work now
+            network.checkpointing = _largest_work(network, objective, tiled) > checkpoint_pixels
+        schedule, optimizer = tiled, _capped_optimizer(optimizer, shapes[-1])
+        found = estimate(tiled, optimizer)
+        if found.fits:
+            break
+    if schedule.tiles and found.fits:
+        kept = _kept_graphs(tile_graphs, found, network, objective, schedule)
+        if kept:
+            schedule = dataclasses.replace(schedule, kept_graphs=kept)
+            found = estimate(schedule, optimizer)
+    return schedule, optimizer, found, why_not
+
+
+def _tile_counts(network: Any, objective: Any, schedule: Any) -> list[int]:
+    return [len(backbone_layout(network, objective.layers, shape, tile).tiles)
+            for shape, tile in zip(schedule.shapes, schedule.tiles or ()) if tile]
+
+
+def _largest_work(network: Any, objective: Any, schedule: Any) -> int:
+    """Pixels of the largest image the backbone sees at once: a whole scale, or a tile's input."""
+    tiles = schedule.tiles or (None,) * len(schedule.shapes)
+    pieces = [backbone_layout(network, objective.layers, shape, tile).largest_input if tile else shape
+              for shape, tile in zip(schedule.shapes, tiles)]
+    return max(h * w for h, w in pieces)
+
+
+def _kept_graphs(requested: int | None, estimate: Any, network: Any, objective: Any, schedule: Any) -> int:
+    """How many tiles keep their graph between a step's passes: ``requested``, or as many as
+    keep the estimated peak within :data:`KEEP_GRAPHS_SHARE` of the memory available."""
+    tiles = max(_tile_counts(network, objective, schedule))
+    if requested is not None:
+        return min(requested, tiles)
+    if not estimate.available_bytes or not estimate.tile_graph_bytes:
+        return 0
+    room = KEEP_GRAPHS_SHARE * estimate.available_bytes - estimate.peak_bytes
+    return max(0, min(tiles, int(room // estimate.tile_graph_bytes) + 1))
+
+
+def _capped_optimizer(optimizer: Any, shape: tuple[int, int]) -> Any:
+    """``optimizer`` (a bound entry) with its history capped for a tiled run of final ``shape``."""
+    defaults = optimizer.entry.defaults()
+    if "history_size" not in defaults:
+        return optimizer
+    requested = int(optimizer.options.get("history_size", defaults["history_size"]))
+    return dataclasses.replace(optimizer, options={**optimizer.options,
+                                                   "history_size": capped_history(requested, shape)})
