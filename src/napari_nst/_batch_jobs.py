@@ -4,7 +4,7 @@
 run as a batch (:func:`nst_engine.batching.runner.batch`) on a local Dask cluster of worker
 processes, in parallel. The batch API is path-based, so :func:`batch_job` first writes each
 content plane, as the engine should see it (:func:`~napari_nst._layers.to_unit`, lossless
-TIFF), and each style into a private temporary folder, makes one
+TIFF; a lazy layer's plane read at the run's size, :mod:`napari_nst._lazy`), and each style into a private temporary folder, makes one
 :class:`~nst_engine.batching.jobs.Job` per plane with its output there, yields a
 :class:`BatchProgress` per finished job, and returns a :class:`BatchOutcome` with the images
 put back in their stacks. The folder is removed at the end, also after a cancel or a failure.
@@ -26,7 +26,8 @@ import tifffile
 
 from nst_engine.batching.jobs import Job
 
-from ._layers import plane_of, put_plane, to_unit
+from ._layers import output_hw, put_plane, to_unit
+from ._lazy import LazyPlane, read_plane, read_style, style_side
 from ._workers import RunFailed, failure_message
 
 __all__ = ["BatchGroup", "BatchRequest", "BatchProgress", "GroupResult", "BatchOutcome", "batch_job", "write_image"]
@@ -66,7 +67,7 @@ class BatchRequest:
 
     task: str
     groups: tuple[BatchGroup, ...]
-    styles: tuple[np.ndarray, ...] = field(repr=False)
+    styles: tuple[np.ndarray | LazyPlane, ...] = field(repr=False)
     options: dict[str, Any] = field(default_factory=dict)
     workers: int | None = None
     threads_per_worker: int | None = None
@@ -128,13 +129,29 @@ def write_image(path: Path, image: np.ndarray) -> str:
     return str(path)
 
 
+def _style_side(request: BatchRequest) -> int | None:
+    """The longest side a lazy style is read at: the largest run's (None, a color batch: full size)."""
+    size = request.options.get("size")
+    if request.task != "stylize" or size is None:
+        return None
+    style_scale = float(request.options.get("style_scale", 1.0))
+    sides = []
+    for group in request.groups:
+        lead = len(group.indices[0])
+        sides.append(style_side(output_hw(tuple(np.shape(group.content)[lead:lead + 2]), size), style_scale))
+    return max(sides)
+
+
 def _make_jobs(request: BatchRequest, folder: Path) -> list[tuple[int, tuple[int, ...], Job]]:
-    styles = tuple(write_image(folder / f"style_{k}.tif", s) for k, s in enumerate(request.styles))
+    side = _style_side(request)
+    styles = tuple(write_image(folder / f"style_{k}.tif", read_style(s, side=side)[0])
+                   for k, s in enumerate(request.styles))
     options = {k: v for k, v in request.options.items() if k not in _IN_PROCESS_ONLY}
+    size = options.get("size") if request.task == "stylize" else None
     jobs = []
     for g, group in enumerate(request.groups):
         for p, index in enumerate(group.indices):
-            plane = to_unit(plane_of(group.content, index), group.limits)
+            plane = to_unit(read_plane(group.content, index, size=size)[0], group.limits)
             content = write_image(folder / f"content_{g}_{p}.tif", plane)
             job = Job(request.task, content, styles, str(folder / f"result_{g}_{p}.tif"), dict(options))
             jobs.append((g, index, job))

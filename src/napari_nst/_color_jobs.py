@@ -20,7 +20,8 @@ import numpy as np
 from nst_engine.metrics import kl_divergence, ssim
 from nst_engine.transfers import bind_color_transfer
 
-from ._layers import at_plane, plane_of, put_plane, to_unit
+from ._layers import at_plane, put_plane, to_unit
+from ._lazy import LazyPlane, read_plane, read_style
 from ._workers import RunFailed, failure_message
 
 __all__ = ["ColorJob", "ColorProgress", "ColorOutcome", "ColorResult", "color_job"]
@@ -35,9 +36,9 @@ class ColorJob:
     its figures are measured and its results are stacked along a leading method axis.
     """
 
-    source: Any
+    source: Any  # a layer's data, or a lazy layer's LazyLevels (read here, at full resolution)
     source_limits: tuple[float, float]
-    reference: np.ndarray
+    reference: np.ndarray | LazyPlane
     indices: tuple[tuple[int, ...], ...]
     stack_shape: tuple[int, ...]
     methods: tuple[tuple[str, dict], ...]
@@ -100,6 +101,7 @@ class ColorResult:
 def color_job(job: ColorJob) -> Generator[ColorProgress, Any, ColorResult]:
     """Run each method of ``job`` on its planes, yielding progress after every plane."""
     try:
+        job = replace(job, reference=read_style(job.reference, side=None)[0])
         total = len(job.methods) * len(job.indices)
         outcomes: list[ColorOutcome] = []
         for name, options in job.methods:
@@ -124,7 +126,7 @@ def _transfer(
     image: np.ndarray | None = None
     seconds = 0.0
     for count, index in enumerate(job.indices):
-        plane = to_unit(plane_of(job.source, index), job.source_limits)
+        plane = to_unit(read_plane(job.source, index, size=None)[0], job.source_limits)
         started = time.perf_counter()
         result = transfer(plane, job.reference)
         seconds += time.perf_counter() - started

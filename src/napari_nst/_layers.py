@@ -27,6 +27,7 @@ __all__ = [
     "needs_rescale",
     "to_unit",
     "scaling_note",
+    "unit_note",
     "output_hw",
     "output_geometry",
     "result_kwargs",
@@ -110,10 +111,15 @@ def to_unit(image: np.ndarray, contrast_limits: tuple[float, float]) -> np.ndarr
 
 def scaling_note(layer: Any, image: np.ndarray) -> str:
     """How :func:`to_unit` treated ``image`` of ``layer``, for the provenance."""
-    converted = to_unit(image, layer.contrast_limits)
+    return unit_note(image, layer.contrast_limits)
+
+
+def unit_note(image: np.ndarray, contrast_limits: tuple[float, float]) -> str:
+    """How :func:`to_unit` treats ``image`` with ``contrast_limits``, for the provenance."""
+    converted = to_unit(image, contrast_limits)
     if converted is image:
         return f"as is ({image.dtype})"
-    low, high = (float(v) for v in layer.contrast_limits)
+    low, high = (float(v) for v in contrast_limits)
     return f"rescaled from contrast limits [{low:g}, {high:g}] ({image.dtype})"
 
 

@@ -3,8 +3,11 @@
 The widget hands a :class:`StyleJob` (plain arrays and options, captured on the main thread)
 to napari's generator worker. :func:`stylize_job` drives ``iter_stylize`` once per plane,
 warm-starting each plane from the previous plane's result, and yields a :class:`PlaneEvent`
-per optimizer step whose preview is already resized to the result's shape: the main thread
-only assigns arrays, which keeps its event loop free. ``"stop"`` sent into the worker is
+per optimizer step whose preview is already resized to the result's shape (for a large
+result: left at the current scale's shape, halved to at most ``preview_side``): the main thread only
+assigns arrays, which keeps its event loop free. A lazy (dask, zarr) or multiscale input is
+read here, at the run's size (:mod:`napari_nst._lazy`), and a large result can come back as a
+pyramid. ``"stop"`` sent into the worker is
 passed on to the engine; so is the job's ``cancel`` event, which the engine checks inside a step
 (between backbone layers), so a cancel takes effect in seconds even at large sizes.
 """
@@ -21,8 +24,10 @@ import numpy as np
 from nst_engine.errors import NstError
 from nst_engine.images import resize_to, split_image, to_uint, to_unit_float
 from nst_engine.pipeline import StepEvent, iter_stylize
+from nst_engine.schedule import scale_shapes
 
-from ._layers import plane_of, to_unit
+from ._layers import plane_of, to_unit, unit_note
+from ._lazy import LazyLevels, LazyPlane, halved_hw, pyramid, read_plane, read_style, style_side
 
 __all__ = ["RunFailed", "StyleJob", "PlaneEvent", "JobResult", "stylize_job", "failure_message"]
 
@@ -56,9 +61,10 @@ def failure_message(what: str, exc: BaseException) -> str:
 class StyleJob:
     """Everything a run needs, captured on the main thread so the worker touches no layer."""
 
-    content: Any
+    content: np.ndarray | LazyLevels  # a layer's data, or a lazy layer's levels (read here at the run's size)
     content_limits: tuple[float, float]
-    style: np.ndarray | list[np.ndarray]  # a list: several styles (with options' style_weights or mask)
+    # A list: several styles (with options' style_weights or mask); a LazyPlane is read at the run's size.
+    style: np.ndarray | LazyPlane | list[np.ndarray | LazyPlane]
     indices: tuple[tuple[int, ...], ...]
     stack_shape: tuple[int, ...]
     out_hw: tuple[int, int]
@@ -66,6 +72,11 @@ class StyleJob:
     options: dict[str, Any] = field(default_factory=dict)
     # Labels with one plane per content plane: each plane's own mask (``options`` has none).
     mask_stack: np.ndarray | None = field(default=None, repr=False)
+    # 0: previews resized to ``out_hw``; n (a large result): at the current scale's own shape,
+    # halved until their longer side is at most n (what the main thread can show in time).
+    preview_side: int = 0
+    # 0: the result is one array; n: a pyramid (multiscale layer) of at least n levels.
+    multiscale: int = 0
     # Set from the main thread to stop within a step (the engine checks it between layers).
     cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
@@ -79,10 +90,18 @@ class StyleJob:
         """Whether the result keeps the stack axes (``All planes``)."""
         return bool(self.stack_shape)
 
+    @property
+    def first_hw(self) -> tuple[int, int]:
+        """The shape of the start frame and first previews: ``out_hw``, or the first scale's (halved)."""
+        if not self.preview_side:
+            return self.out_hw
+        return halved_hw(scale_shapes(self.out_hw, int(self.options.get("scales", 1)))[0], self.preview_side)
+
 
 @dataclass(frozen=True)
 class PlaneEvent:
-    """One optimizer step of one plane; ``preview`` is at the result's height and width.
+    """One optimizer step of one plane; ``preview`` is at the result's height and width (with
+    ``preview_side``: at the current scale's, halved to at most that side).
 
     Previews are 8-bit: the viewer uploads a quarter of the float32 texture for each one (at
     2048² that is what the repaint costs in software OpenGL); the result itself stays float32.
@@ -97,11 +116,16 @@ class PlaneEvent:
 
 @dataclass(frozen=True)
 class JobResult:
-    """The result image (or stack) and its provenance; unprocessed planes of a cancelled stack are 0."""
+    """The result image (or stack) and its provenance; unprocessed planes of a cancelled stack are 0.
 
-    image: np.ndarray = field(repr=False)
+    ``image`` is a list of levels, full resolution first, for a multiscale result; ``inputs``
+    says how lazy inputs were read (reduced from which level), for the napari provenance.
+    """
+
+    image: np.ndarray | list[np.ndarray] = field(repr=False)
     provenance: dict
     cancelled: bool
+    inputs: dict = field(default_factory=dict)
 
 
 def _fit(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -127,21 +151,35 @@ def stylize_job(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
         raise RunFailed(failure_message("Style transfer", exc)) from exc
 
 
+def _read_styles(job: StyleJob) -> tuple[np.ndarray | list[np.ndarray], dict]:
+    """The job's styles as arrays (lazy ones read at the run's style size) and how lazy ones were read."""
+    side = style_side(job.out_hw, float(job.options.get("style_scale", 1.0)))
+    several = isinstance(job.style, list)
+    read = [read_style(s, side=side) for s in (job.style if several else [job.style])]
+    ways = [how for _, how in read]
+    inputs = {"style_read": ways if several else ways[0]} if any(ways) else {}
+    return ([image for image, _ in read] if several else read[0][0]), inputs
+
+
 def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
     stack = np.zeros(job.stack_shape + job.out_hw + (job.channels,), np.float32) if job.is_stack else None
+    style, inputs = _read_styles(job)
     previous: np.ndarray | None = None
     planes: list[dict] = []
     provenance: dict = {}
     image: np.ndarray | None = None
     cancelled = False
     for k, index in enumerate(job.indices):
-        plane = to_unit(plane_of(job.content, index), job.content_limits)
+        raw, how = read_plane(job.content, index, size=job.options.get("size"))
+        plane = to_unit(raw, job.content_limits)
         if k == 0:
-            yield PlaneEvent(0, len(job.indices), index, None, _start_frame(plane, job.out_hw))
+            if how is not None:
+                inputs["content_read"] = dict(how, input_scaling=unit_note(raw, job.content_limits))
+            yield PlaneEvent(0, len(job.indices), index, None, _start_frame(plane, job.first_hw))
         options = job.options
         if job.mask_stack is not None:
             options = dict(options, mask=plane_of(job.mask_stack, index))
-        events = iter_stylize(plane, job.style, init_image=previous, cancel=job.cancel, **options)
+        events = iter_stylize(plane, style, init_image=previous, cancel=job.cancel, **options)
         command = None
         while True:
             try:
@@ -149,7 +187,11 @@ def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
             except StopIteration as done:
                 result = done.value
                 break
-            preview = None if event.preview is None else to_uint(_fit(event.preview, job.out_hw))
+            preview = None
+            if event.preview is not None:
+                preview = to_uint(
+                    pyramid(event.preview, top=job.preview_side)[-1] if job.preview_side else _fit(event.preview, job.out_hw)
+                )
             command = yield PlaneEvent(k, len(job.indices), index, event, preview)
         image = _fit(result.image, job.out_hw)
         previous = result.image
@@ -171,6 +213,6 @@ def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
     if stack is not None:
         provenance["planes"] = planes
         provenance["warm_start"] = "each plane starts from the previous plane's result"
-        return JobResult(stack, provenance, cancelled)
+        image = stack
     assert image is not None
-    return JobResult(image, provenance, cancelled)
+    return JobResult(pyramid(image, levels=job.multiscale) if job.multiscale else image, provenance, cancelled, inputs)

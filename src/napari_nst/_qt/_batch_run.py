@@ -35,10 +35,9 @@ from .._layers import (
     layer_data,
     leading_axes,
     plane_indices,
-    plane_of,
     result_kwargs,
-    scaling_note,
 )
+from .._lazy import is_lazy, lazy_levels, plane_note
 from ._common import SELECTED_LAYERS, notify_failure
 
 __all__ = ["BatchRunner", "batch_groups", "add_result", "result_state", "contents", "finish_message", "show_results"]
@@ -69,7 +68,8 @@ def batch_groups(layers: list[Any], viewer: Any, *, all_planes: bool) -> tuple[B
         data, lead = layer_data(layer), leading_axes(layer)
         whole = all_planes and lead > 0 and int(np.prod(np.shape(data)[:lead])) > 1
         indices = tuple(plane_indices(layer)) if whole else (current_index(layer, viewer),)
-        groups.append(BatchGroup(layer.name, data, tuple(float(v) for v in layer.contrast_limits), indices,
+        content = lazy_levels(layer) if is_lazy(layer) else data
+        groups.append(BatchGroup(layer.name, content, tuple(float(v) for v in layer.contrast_limits), indices,
                                  tuple(np.shape(data)[:lead]) if whole else ()))
     return tuple(groups)
 
@@ -199,7 +199,7 @@ def show_results(viewer: Any, status: Any, outcome: BatchOutcome, info: dict, *,
     added = []
     for layer, result in zip(info["layers"], outcome.results, strict=True):
         group = result.group
-        scaling = scaling_note(layer, plane_of(group.content, group.indices[0]))
+        scaling = plane_note(layer, group.indices[0])
         napari_info = {
             **info["provenance"],
             f"{role}_layer": layer.name,

@@ -15,9 +15,10 @@ from nst_engine.errors import OptionError
 
 from .. import __version__
 from .._batch_jobs import BatchOutcome, BatchRequest
-from .._layers import layer_data, plane_of, scaling_note
+from .._layers import current_index
+from .._lazy import capture_plane, plane_note
 from ._batch_run import batch_groups, contents, show_results
-from ._common import ALL_PLANES, layer_plane
+from ._common import ALL_PLANES
 
 __all__ = ["make_color_batch", "show_color_batch"]
 
@@ -30,11 +31,12 @@ def make_color_batch(widget: Any, *, method: str, options: dict) -> tuple[BatchR
     viewer = widget._viewer
     layers = contents(widget.source.value, viewer, exclude=[reference])
     groups = batch_groups(layers, viewer, all_planes=widget.planes.value == ALL_PLANES)
-    image, index = layer_plane(reference, viewer)
+    index = current_index(reference, viewer)
+    image = capture_plane(reference, index)
     request = BatchRequest("color", groups, (image,), {"method": method, "options": dict(options)})
     provenance = {"plugin": "napari-nst", "plugin_version": __version__, "reference_layer": reference.name,
                   "reference_plane": list(index)}
-    scaling = {"reference": scaling_note(reference, plane_of(layer_data(reference), index))}
+    scaling = {"reference": plane_note(reference, index)}
     return request, {"layers": layers, "provenance": provenance, "role": "source", "other_scaling": scaling,
                      "method": method}
 

@@ -37,17 +37,15 @@ from .._layers import (
     layer_data,
     leading_axes,
     plane_indices,
-    plane_of,
     result_kwargs,
-    scaling_note,
 )
+from .._lazy import capture_plane, is_lazy, lazy_levels, plane_note
 from ._batch_run import BatchRunner
 from ._common import (
     ALL_PLANES,
     SELECTED_LAYERS,
     engine_ready,
     image_picker,
-    layer_plane,
     notify_error,
     notify_failure,
     pick_apart,
@@ -144,15 +142,15 @@ class ColorTransferWidget(Panel):
             raise OptionError("Compare all takes one source layer; choose it instead of every selected layer")
         names = list_color_transfers() if compare else [chosen]
         methods = tuple((name, options if name == chosen else {}) for name in names)
-        reference_image, reference_index = layer_plane(reference, self._viewer)
+        reference_index = current_index(reference, self._viewer)
         data = layer_data(source)
         current = current_index(source, self._viewer)
         all_planes = not compare and self.planes.value == ALL_PLANES and is_stack(source)
         lead = leading_axes(source)
         job = ColorJob(
-            source=data,
+            source=lazy_levels(source) if is_lazy(source) else data,
             source_limits=tuple(float(v) for v in source.contrast_limits),
-            reference=reference_image,
+            reference=capture_plane(reference, reference_index),
             indices=tuple(plane_indices(source)) if all_planes else (current,),
             stack_shape=tuple(np.shape(data)[:lead]) if all_planes else (),
             methods=methods,
@@ -166,8 +164,8 @@ class ColorTransferWidget(Panel):
             "source_planes": "all" if all_planes else list(current),
             "reference_plane": list(reference_index),
             "input_scaling": {
-                "source": scaling_note(source, plane_of(data, current)),
-                "reference": scaling_note(reference, plane_of(layer_data(reference), reference_index)),
+                "source": plane_note(source, current),
+                "reference": plane_note(reference, reference_index),
             },
         }
         place = {

@@ -14,7 +14,7 @@ from nst_engine.errors import OptionError
 
 from .. import __version__
 from .._batch_jobs import BatchOutcome, BatchRequest
-from .._layers import layer_data, plane_of, scaling_note
+from .._lazy import plane_note
 from ._batch_run import batch_groups, contents, show_results
 from ._common import ALL_PLANES, SELECTED_LAYERS
 
@@ -55,7 +55,7 @@ def make_batch(form: Any) -> tuple[BatchRequest, dict]:
     if len(style_layers) > 1:
         provenance["style_layers"] = [layer.name for layer in style_layers]
         provenance["style_planes"] = [list(index) for _, index in style_planes]
-    scaling = {"style": scaling_note(style, plane_of(layer_data(style), style_index))}
+    scaling = {"style": plane_note(style, style_index)}
     return request, {"layers": layers, "provenance": provenance, "role": "content", "other_scaling": scaling}
 
 

@@ -56,9 +56,8 @@ from .._layers import (
     mask_plane,
     output_hw,
     plane_indices,
-    plane_of,
-    scaling_note,
 )
+from .._lazy import MULTISCALE_ABOVE, PREVIEW_FIT_MAX, capture_plane, is_lazy, lazy_levels, plane_note
 from .._settings import run_settings
 from .._style_inputs import check_mask, follows_stack, parse_style_weights
 from .._workers import StyleJob
@@ -68,7 +67,6 @@ from ._common import (
     engine_ready,
     image_picker,
     layer_choices,
-    layer_plane,
     pick_apart,
     plane_picker,
     sync_planes,
@@ -326,8 +324,9 @@ class StyleTransferForm(Panel):
             options["dynamic_weights"] = True
         return options
 
-    def style_inputs(self) -> tuple[dict[str, Any], list[Any], list[tuple[np.ndarray, tuple[int, ...]]]]:
-        """The engine options (style weights included), the style layers and their planes (main thread)."""
+    def style_inputs(self) -> tuple[dict[str, Any], list[Any], list[tuple[Any, tuple[int, ...]]]]:
+        """The engine options (style weights included), the style layers and their planes (main thread;
+        a lazy layer's plane is a :class:`~napari_nst._lazy.LazyPlane`, read in the worker)."""
         if self.content.value is None or self.style.value is None:
             raise OptionError(
                 "choose a content and a style Image layer (File > Open Sample > Neural Style Transfer has a pair)"
@@ -339,19 +338,23 @@ class StyleTransferForm(Panel):
         weights = parse_style_weights(self.style_weights.value, len(style_layers))
         if weights is not None:
             options["style_weights"] = weights
-        return options, style_layers, [layer_plane(layer, self._viewer) for layer in style_layers]
+        planes = []
+        for layer in style_layers:
+            index = current_index(layer, self._viewer)
+            planes.append((capture_plane(layer, index), index))
+        return options, style_layers, planes
 
     def make_job(self) -> tuple[StyleJob, dict]:
         """Capture a run's inputs and options, and what the result layer needs to know.
 
-        Runs on the main thread; raises ``NstError`` on bad input.
+        Runs on the main thread and reads no pixel of a lazy (dask, zarr) or multiscale layer:
+        the worker reads those at the run's size. Raises ``NstError`` on bad input.
         """
         options, style_layers, style_planes = self.style_inputs()
         content, style = self.content.value, self.style.value
         if content is SELECTED_LAYERS:
             raise OptionError("every selected layer runs as a batch: see make_batch")
         style_image, style_index = style_planes[0]
-        style_raw = plane_of(layer_data(style), style_index)
         data = layer_data(content)
         lead = leading_axes(content)
         all_planes = self.planes.value == ALL_PLANES and is_stack(content)
@@ -359,7 +362,7 @@ class StyleTransferForm(Panel):
             indices = tuple(plane_indices(content))
             stack_shape = tuple(np.shape(data)[:lead])
         else:
-            indices = (layer_plane(content, self._viewer)[1],)
+            indices = (current_index(content, self._viewer),)
             stack_shape = ()
         plane_hw = tuple(np.shape(data)[lead : lead + 2])
         mask_layer = self.mask.value
@@ -377,7 +380,6 @@ class StyleTransferForm(Panel):
                 options["mask"] = check_mask(
                     mask_plane(mask_layer, content, plane_hw, mask_index), len(style_layers), mask_layer.name
                 )
-        first = plane_of(data, indices[0])
         channels = 4 if content.rgb and np.shape(data)[-1] == 4 else 3
         provenance_info = {
             "plugin": "napari-nst",
@@ -386,7 +388,7 @@ class StyleTransferForm(Panel):
             "style_layer": style.name,
             "content_planes": "all" if all_planes else list(indices[0]),
             "style_plane": list(style_index),
-            "input_scaling": {"content": scaling_note(content, first), "style": scaling_note(style, style_raw)},
+            "input_scaling": {"content": plane_note(content, indices[0]), "style": plane_note(style, style_index)},
             "mask_layer": None if mask_layer is None else mask_layer.name,
         }
         if len(style_layers) > 1:
@@ -396,16 +398,21 @@ class StyleTransferForm(Panel):
             provenance_info["mask_plane"] = "each content plane's own"
         elif mask_layer is not None:
             provenance_info["mask_plane"] = "shapes rasterised" if isinstance(mask_layer, Shapes) else list(mask_index)
+        out_hw = output_hw(plane_hw, options["size"])
+        lazy = lazy_levels(content) if is_lazy(content) else None
+        large = max(out_hw) > MULTISCALE_ABOVE or (lazy is not None and lazy.multiscale)
         job = StyleJob(
-            content=data,
+            content=data if lazy is None else lazy,
             content_limits=tuple(float(v) for v in content.contrast_limits),
             style=style_image if len(style_planes) == 1 else [image for image, _ in style_planes],
             indices=indices,
             stack_shape=stack_shape,
-            out_hw=output_hw(plane_hw, options["size"]),
+            out_hw=out_hw,
             channels=channels,
             options=options,
             mask_stack=mask_stack,
+            preview_side=PREVIEW_FIT_MAX if not stack_shape and max(out_hw) > PREVIEW_FIT_MAX else 0,
+            multiscale=max(2, len(lazy.levels) if lazy is not None else 1) if large else 0,
         )
         return job, {"provenance": provenance_info, "layer": content, "source_hw": plane_hw}
 

@@ -5,7 +5,9 @@ in a worker; its steps update the result layer, the status line and the panel's 
 on a timer, so the viewer repaints at most five times a second. Cancel sets the job's cancel
 event, which the engine checks between backbone layers: a run stops within a second or two
 at any size with the last completed iterate. Deleting the result layer mid-run re-creates it
-with the result; closing the panel cancels the run. Each run keeps its own
+with the result; closing the panel cancels the run. A large result shows each scale's previews
+at that scale's own shape (the layer's ``scale`` keeps it over the content) and can end as a
+multiscale layer, which replaces the running one. Each run keeps its own
 :class:`~napari_nst._qt._run.RunState`, bound to its worker's signal handlers. Every selected
 layer, and all planes without a warm start, run as a batch instead (:mod:`.style_batch`,
 :class:`~napari_nst._qt._batch_run.BatchRunner`).
@@ -19,6 +21,7 @@ from typing import Any
 
 import napari
 import numpy as np
+from napari.layers import Image
 from napari.qt.threading import GeneratorWorker, create_worker
 from qtpy.QtCore import QEvent, QObject, QTimer
 
@@ -26,7 +29,7 @@ from nst_engine.errors import NstError
 from nst_engine.schedule import MIN_SIDE, scale_shapes
 
 from .._batch_jobs import BatchOutcome, BatchRequest
-from .._layers import at_plane, result_kwargs
+from .._layers import at_plane, output_geometry, result_kwargs
 from .._workers import JobResult, PlaneEvent, StyleJob, stylize_job
 from ._batch_run import BatchRunner
 from ._common import notify_error, notify_failure
@@ -117,7 +120,7 @@ class StyleTransferWidget(StyleTransferForm):
     def _start(self, run: RunState) -> None:
         job, worker = run.job, run.worker
         # 8-bit until the result arrives, like the previews (see PlaneEvent); shown through (0, 255).
-        data = np.zeros(job.stack_shape + job.out_hw + (job.channels,), np.uint8)
+        data = np.zeros(job.stack_shape + job.first_hw + (job.channels,), np.uint8)
         data[..., 3:] = 255  # previews are RGB: keep them opaque until the result brings its alpha
         run.output = self._output = self._add_result(run, at_plane(data, job.plane))
         run.timer = QTimer(self.native)
@@ -149,15 +152,34 @@ class StyleTransferWidget(StyleTransferForm):
             self.cancel_button.enabled = False
             self.status.value = "cancelling…"
 
-    def _add_result(self, run: RunState, data: np.ndarray) -> Any:
+    def _add_result(self, run: RunState, data: np.ndarray | list[np.ndarray], *, at: int | None = None) -> Any:
+        """Add the result layer (``data`` a list of levels: multiscale), last or at index ``at``."""
         info = run.info["provenance"]
         styles = ", ".join(info.get("style_layers", [info["style_layer"]]))
+        multiscale = isinstance(data, list)
         kwargs = result_kwargs(
-            run.info["layer"], data, name=f"{info['content_layer']} styled ({styles})",
+            run.info["layer"], data[0] if multiscale else data, name=f"{info['content_layer']} styled ({styles})",
             metadata={"nst": _provenance(run, None, "running")}, source_hw=run.info["source_hw"],
             leading=run.job.is_stack, rgb=True, plane=run.job.plane,
         )
-        return self._viewer.add_image(data, **kwargs)
+        if at is None:
+            return self._viewer.add_image(data, multiscale=multiscale, **kwargs)
+        self._viewer.layers.insert(at, Image(data, multiscale=multiscale, **kwargs))
+        return self._viewer.layers[at]
+
+    def _set_image(self, run: RunState, data: np.ndarray) -> None:
+        """Show ``data`` in the result layer: in place when its shape and dtype are the layer's
+        (less main-thread work), else as new data laid over the content (a finer scale)."""
+        output = run.output
+        if output.data.shape == data.shape and output.data.dtype == data.dtype:
+            output.data[...] = data
+            output.refresh()
+            return
+        hw = data.shape[-3:-1]
+        geometry = output_geometry(run.info["layer"], run.info["source_hw"], hw, leading=run.job.is_stack,
+                                   plane=run.job.plane)
+        output.data = data
+        output.scale, output.translate = geometry["scale"], geometry["translate"]
 
     def _has_output(self, run: RunState) -> bool:
         """Whether the run's result layer is still in the viewer (the user may delete it mid-run)."""
@@ -195,26 +217,34 @@ class StyleTransferWidget(StyleTransferForm):
             self.set_progress(event.plane * step.total + step.step, event.planes * step.total)
             run.shown = event
         if preview is not None and self._has_output(run):
+            image = preview.preview
+            if tuple(run.output.data.shape[-3:-1]) != image.shape[:2]:  # a finer scale began (preview_side)
+                data = np.full(at_plane(image, run.job.plane).shape[:-1] + (run.job.channels,), 255, np.uint8)
+                data[..., :3] = image[..., :3]
+                self._set_image(run, data)
+                return
             # In place plus refresh: half the main-thread work of assigning layer.data.
             plane = run.output.data[preview.index] if run.job.is_stack else run.output.data
-            plane[..., :3] = preview.preview[..., :3]
+            plane[..., :3] = image[..., :3]
             run.output.refresh()
 
     def _on_result(self, run: RunState, result: JobResult) -> None:
         run.done = True
         state = "cancelled" if result.cancelled else "done"
-        image = at_plane(result.image, run.job.plane)
+        levels = result.image if isinstance(result.image, list) else None
+        image = [at_plane(level, run.job.plane) for level in levels] if levels else at_plane(result.image, run.job.plane)
         note = ""
         if not self._has_output(run):  # deleted mid-run: the finished result comes back as a new layer
             run.output = self._output = self._add_result(run, image)
             note = " (its layer was deleted during the run, so it was added again)"
-        output = run.output
-        if output.data.shape == image.shape and output.data.dtype == image.dtype:
-            output.data[...] = image  # in place, as the previews: less main-thread work
-            output.refresh()
+        elif levels:  # multiscale: a new layer in the running one's place (napari fixes multiscale at creation)
+            at = next(i for i, layer in enumerate(self._viewer.layers) if layer.unique_id == run.output.unique_id)
+            self._viewer.layers.pop(at)
+            run.output = self._output = self._add_result(run, image, at=at)
         else:
-            output.data = image
-            output.contrast_limits = (0.0, 1.0)
+            self._set_image(run, image)
+        output = run.output
+        output.contrast_limits = (0.0, 1.0)
         output.metadata = {**dict(output.metadata), "nst": _provenance(run, result, state)}
         output.visible = True
         if result.cancelled:
@@ -281,5 +311,8 @@ class _OnDetach(QObject):
 
 def _provenance(run: RunState, result: JobResult | None, state: str) -> dict:
     nst = dict(result.provenance) if result is not None else {}
-    nst["napari"] = {**run.info["provenance"], "state": state}
+    inputs = result.inputs if result is not None else {}
+    nst["napari"] = {**run.info["provenance"], **inputs, "state": state}
+    if result is not None and isinstance(result.image, list):
+        nst["napari"]["multiscale_levels"] = [list(level.shape[-3:-1]) for level in result.image]
     return nst
