@@ -121,6 +121,8 @@ def test_a_multiscale_layer_runs_from_a_reduced_level_to_a_multiscale_result(
     widget.run()
     qtbot.waitUntil(lambda: widget.output is not None, timeout=5_000)
     widget.output.events.data.connect(lambda event: shapes.append(widget.output.data.shape))
+    widget.output.opacity = 0.7  # the user's choice during the run is kept by the multiscale layer
+    blending = widget.output.blending
     assert widget.output.data.shape == (64, 64, 3)  # the first scale's shape, laid over the content
     wait_idle(widget)
 
@@ -132,6 +134,7 @@ def test_a_multiscale_layer_runs_from_a_reduced_level_to_a_multiscale_result(
     assert (128, 128, 3) in shapes  # the finer scales replaced the first scale's preview (256: halved to 128)
     assert (256, 256, 3) not in shapes
     assert [layer.name for layer in viewer.layers] == ["pyramid", "style", output.name]
+    assert output.opacity == pytest.approx(0.7) and output.blending == blending
     nst = output.metadata["nst"]["napari"]
     assert nst["state"] == "done" and nst["content_read"]["level"] == [512, 512]
     assert nst["multiscale_levels"] == [[256, 256], [128, 128], [64, 64]]

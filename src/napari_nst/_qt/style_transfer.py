@@ -152,8 +152,10 @@ class StyleTransferWidget(StyleTransferForm):
             self.cancel_button.enabled = False
             self.status.value = "cancelling…"
 
-    def _add_result(self, run: RunState, data: np.ndarray | list[np.ndarray], *, at: int | None = None) -> Any:
-        """Add the result layer (``data`` a list of levels: multiscale), last or at index ``at``."""
+    def _add_result(self, run: RunState, data: np.ndarray | list[np.ndarray], *, at: int | None = None,
+                    look: dict | None = None) -> Any:
+        """Add the result layer (``data`` a list of levels: multiscale), last, or at index ``at`` with
+        ``look`` (the opacity and blending of the layer it replaces)."""
         info = run.info["provenance"]
         styles = ", ".join(info.get("style_layers", [info["style_layer"]]))
         multiscale = isinstance(data, list)
@@ -164,7 +166,7 @@ class StyleTransferWidget(StyleTransferForm):
         )
         if at is None:
             return self._viewer.add_image(data, multiscale=multiscale, **kwargs)
-        self._viewer.layers.insert(at, Image(data, multiscale=multiscale, **kwargs))
+        self._viewer.layers.insert(at, Image(data, multiscale=multiscale, **kwargs, **(look or {})))
         return self._viewer.layers[at]
 
     def _set_image(self, run: RunState, data: np.ndarray) -> None:
@@ -239,8 +241,9 @@ class StyleTransferWidget(StyleTransferForm):
             note = " (its layer was deleted during the run, so it was added again)"
         elif levels:  # multiscale: a new layer in the running one's place (napari fixes multiscale at creation)
             at = next(i for i, layer in enumerate(self._viewer.layers) if layer.unique_id == run.output.unique_id)
+            look = {"opacity": run.output.opacity, "blending": run.output.blending}
             self._viewer.layers.pop(at)
-            run.output = self._output = self._add_result(run, image, at=at)
+            run.output = self._output = self._add_result(run, image, at=at, look=look)
         else:
             self._set_image(run, image)
         output = run.output
