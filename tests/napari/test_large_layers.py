@@ -13,7 +13,7 @@ from style_helpers import make_configure
 from napari_nst._batch_jobs import BatchGroup, BatchRequest, _make_jobs
 from napari_nst._color_jobs import ColorJob, color_job
 from napari_nst._layers import output_geometry
-from napari_nst._lazy import LazyLevels, LazyPlane, halved_hw, lazy_levels, pyramid, read_plane
+from napari_nst._lazy import LazyLevels, LazyPlane, halved_hw, lazy_levels, plane_note, pyramid, read_plane
 from napari_nst._qt import style_form
 from napari_nst._workers import stylize_job
 
@@ -166,6 +166,9 @@ def test_a_zarr_stack_plane_reads_its_own_plane(tmp_path, viewer) -> None:
     image, how = read_plane(levels, (2,), size=64)
     assert image.dtype == np.uint16 and image.shape == (64, 48) and how["from"] == [256, 192]
     np.testing.assert_allclose(image.mean(), stack[2].mean(), rtol=1e-3)
+    assert plane_note(layer, (2,)) == "rescaled from contrast limits [0, 65535] (uint16)"  # from the dtype, unread
+    floats = viewer.add_image(da.zeros((2, 64, 64), dtype=np.float32, chunks=32), contrast_limits=(0, 2))
+    assert plane_note(floats, (0,)).startswith("read lazily (float32)")
 
 
 def test_pyramid_halves_to_the_top_and_to_the_content_levels() -> None:
