@@ -8,7 +8,7 @@ configuration the engine estimates not to fit is skipped. ``--agreement`` adds i
 tiling issue: at 1024², tiled with 256² tiles vs untiled, same seed, 30 steps: SSIM between
 the results and the relative difference of their final losses.
 
-    python benchmarks/bench_tiles.py [--sizes 1024 2048 4096] [--tile 1024] [--steps 3]
+    python benchmarks/bench_tiles.py [--sizes 2048] [--tile 1024] [--steps 3]
                                      [--memory-sizes 8192] [--agreement] [--json out.json]
 """
 
@@ -94,7 +94,7 @@ def _row(label: str, found: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[2048], help="tiled and untiled: s/step and peak")
     parser.add_argument("--memory-sizes", type=int, nargs="*", default=[], help="tiled only, one step: peak memory")
     parser.add_argument("--tile", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=3)
