@@ -8,8 +8,9 @@ back-propagates the surrogate ``⟨∂L/∂S, S_tile⟩``, whose gradient with r
 pixels is the tile's share of ``∂L/∂image`` (the chain rule through ``S = Σ S_tile``); the
 shares add into one image-sized gradient. With the halo covering every layer's reach, each
 core's features are the untiled ones, so value and gradient are the untiled run's up to
-float rounding: the optimiser sees one image, with no seams. Only one tile's activations
-are alive at a time.
+float rounding: the optimiser sees one image, with no seams. Without kept graphs
+(``keep=0``) only one tile's activations are alive at a time; each kept graph trades a
+tile's activations for its second forward.
 """
 
 from __future__ import annotations
