@@ -18,7 +18,7 @@ from nst_engine.batching.plugins_check import plugin_problems, required_entries
 from nst_engine.batching.runner import is_finished
 from nst_engine.batching.tasks import run_job
 from nst_engine.errors import OptionError
-from nst_engine.files import read_image, read_provenance
+from nst_engine.files import read_provenance
 
 
 def test_a_csv_manifest_gives_rows_with_files_relative_to_it(tmp_path):

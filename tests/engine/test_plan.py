@@ -5,12 +5,10 @@ import inspect
 
 import numpy as np
 import pytest
-import torch
 
 from nst_engine.errors import OptionError
 from nst_engine.pipeline import iter_stylize, stylize
 from nst_engine.plan import RunPlan, plan_run
-from nst_engine.precision import resolve_precision
 
 
 @pytest.mark.parametrize("options, option, words", [
