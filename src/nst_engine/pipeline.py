@@ -96,11 +96,12 @@ def _initial(init: str, content: torch.Tensor, style: torch.Tensor, seed: int) -
 
 
 def _references(content: torch.Tensor, styles: list[torch.Tensor], shape: tuple[int, int],
-                style_scale: float) -> dict[str, torch.Tensor]:
-    """The reference images at one scale, by the names loss terms ask for."""
+                style_scale: float, guides: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The reference images at one scale, by the names loss terms ask for; guides by theirs."""
     scaled = [_resized(s, style_shape(tuple(s.shape[-2:]), shape, style_scale)) for s in styles]
     references = {CONTENT: _resized(content, shape), STYLE_AT_CONTENT: _resized(styles[0], shape)}
     references.update({style_ref(i): s for i, s in enumerate(scaled)})
+    references.update({name: _resized(g, shape) for name, g in guides.items()})
     if len(scaled) == 1:
         references[STYLE] = scaled[0]
     return references
@@ -138,6 +139,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
         content_t = _tensor(plan.content, plan.device)
         styles_t = [_tensor(s, plan.device) for s in plan.styles]
         masks_t = [_tensor(m[..., None], plan.device) for m in plan.masks] if plan.masks else []
+        guides_t = {name: _tensor(g if g.ndim == 3 else g[..., None], plan.device) for name, g in plan.guides.items()}
         # Where no style applies the result is the content: the optimised image is composed
         # with it through the (soft) union of the masks, so no gradient leaks out there.
         region_t = torch.stack(masks_t).sum(0).clamp(max=1.0) if masks_t else None
@@ -148,7 +150,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
         done: tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]] | None = None
         try:
             for index, (shape, scale_steps, tile) in enumerate(zip(shapes, per_scale, tiles)):
-                references = _references(content_t, styles_t, shape, options["style_scale"])
+                references = _references(content_t, styles_t, shape, options["style_scale"], guides_t)
                 content_s, style_s = references[CONTENT], references[style_ref(0)]
                 region_s = _resized(region_t, shape) if region_t is not None else None
 
@@ -282,6 +284,7 @@ def iter_stylize(
     check_memory: bool = True,
     tile: int | str | None = "auto",
     tile_graphs: int | None = None,
+    guides: Mapping[str, np.ndarray] | None = None,
     cancel: CancelRequest | None = None,
 ) -> Generator[StepEvent, Any, StyleResult]:
     """Stylise ``content`` with ``style``, yielding a :class:`StepEvent` per iteration.
@@ -350,6 +353,10 @@ def iter_stylize(
         How many tiles of a tiled step keep their forward graph for its second pass instead of
         computing it again: the same result, more memory for less time. ``None``: as many as
         keep the estimated peak within half the memory available; ``0``: the least memory.
+    guides
+        Named images (``H×W×3``) and weight maps (``H×W``) in the content's pixel grid that
+        loss terms read at each scale (:mod:`nst_engine.guides`): the ``temporal`` loss reads
+        the previous frame's warped result and its reliability there.
     cancel
         A ``threading.Event`` (anything with ``is_set()``) another thread may set: the run
         stops within one backbone layer, even mid-step, and returns the last completed step's
@@ -415,6 +422,7 @@ def stylize(
     check_memory: bool = True,
     tile: int | str | None = "auto",
     tile_graphs: int | None = None,
+    guides: Mapping[str, np.ndarray] | None = None,
     cancel: CancelRequest | None = None,
 ) -> StyleResult:
     """Run :func:`iter_stylize` to the end and return its :class:`StyleResult`.

@@ -19,6 +19,7 @@ from .convergence import DEFAULT_TOLERANCE, UNTIL
 from .devices import resolve_device
 from .entries import Entry
 from .errors import OptionError
+from .guides import check_guides
 from .images import max_side_shape, resize_to, split_image
 from .masks import style_masks
 from .memory import MemoryEstimate, check_fits, estimate_run_bytes
@@ -122,6 +123,8 @@ class RunPlan:
     options: Mapping[str, Any] = field(repr=False)
     input_shapes: Mapping[str, Any] = field(repr=False)
     precision: str = "fp32"
+    #: Named guide images and maps at the run's size (:mod:`nst_engine.guides`).
+    guides: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 def _with_defaults(entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -169,6 +172,7 @@ def plan_run(
     check_memory: bool = True,
     tile: int | str | None = "auto",
     tile_graphs: int | None = None,
+    guides: Mapping[str, np.ndarray] | None = None,
 ) -> RunPlan:
     """Validate ``iter_stylize``'s options and decide the run; see its docstring for them.
 
@@ -250,6 +254,7 @@ def plan_run(
     # After the memory trace: the estimate stays float32's, an upper bound for bf16.
     cast_forward(net, resolved_precision, dev)
 
+    guide_images = check_guides(guides, content_rgb.shape[:2], shape)
     content_rgb = resize_to(content_rgb, shape)
     masks = style_masks(mask, len(styles_rgb), shape)
     content_rgb, styles_rgb = colors.prepare(content_rgb, styles_rgb)
@@ -263,6 +268,7 @@ def plan_run(
         "device": str(device), "threads": threads, "channels_last": channels_last, "checkpointing": checkpointing,
         "precision": precision, "preview_every": preview_every, "color": color, "color_options": dict(color_options),
         "check_memory": check_memory, "tile": tile, "tile_graphs": tile_graphs,
+        "guides": sorted(guide_images),
     }
     return RunPlan(
         content=content_rgb, alpha=alpha, styles=tuple(styles_rgb), style_shares=tuple(shares),
@@ -270,4 +276,5 @@ def plan_run(
         backbone=backbone_bound, optimizer=optimizer_bound, network=net, objective=objective, colors=colors,
         schedule=schedule, device=dev, memory=estimate_bytes, options=options, precision=resolved_precision,
         input_shapes={"content": list(np.shape(content)), "styles": [list(np.shape(s)) for s in style_list]},
+        guides=guide_images,
     )

@@ -21,6 +21,7 @@ from nst_engine import get_host
 from nst_engine.errors import ImageError
 from nst_engine.losses import ContentLoss, GramLoss
 from nst_engine.plugins import PluginHost
+from nst_engine.guides import previous_ref, previous_weight_ref
 from nst_engine.testing import check_backbone, check_color_transfer, check_loss, check_optimizer
 
 pytest_plugins = ["pytester"]
@@ -94,7 +95,8 @@ def test_builtin_color_transfers_pass(name):
 
 @pytest.mark.parametrize("name", _names("losses"))
 def test_builtin_losses_pass(name):
-    check_loss(name)
+    guides = {previous_ref(1): 3, previous_weight_ref(1): 1} if name == "temporal" else None
+    check_loss(name, guides=guides)
 
 
 @pytest.mark.parametrize("name", _names("optimizers"))

@@ -9,6 +9,7 @@ def register_losses(register):
     from nst_engine.losses.auxiliary import CombinedImageLoss, StyledContentLoss
     from nst_engine.losses.mmd import MMDLoss
     from nst_engine.losses.multiscale import MultiScaleLoss
+    from nst_engine.losses.temporal import TemporalLoss
 
     register("content", ContentLoss)
     register("gram", GramLoss)
@@ -18,3 +19,4 @@ def register_losses(register):
     register("styled-content", StyledContentLoss)
     register("combined-image", CombinedImageLoss)
     register("multiscale", MultiScaleLoss)
+    register("temporal", TemporalLoss)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..references import CONTENT, STYLE, STYLE_AT_CONTENT, style_ref
 from ._common import _TENSOR_HW, _attempt, _bind, _entry, _expect, _label
@@ -16,7 +16,8 @@ def _backbone(backbone: Any) -> Any:
     return create_backbone(backbone) if isinstance(backbone, str) else backbone
 
 
-def check_loss(loss: str | Callable[..., Any], /, *, backbone: Any = "random-multiscale", **options: Any) -> None:
+def check_loss(loss: str | Callable[..., Any], /, *, backbone: Any = "random-multiscale",
+               guides: Mapping[str, int] | None = None, **options: Any) -> None:
     """Check a loss term against the contract of ``register_losses``.
 
     Its ``role`` is content, style or image; ``resolve_layers`` names layers of the backbone;
@@ -31,6 +32,9 @@ def check_loss(loss: str | Callable[..., Any], /, *, backbone: Any = "random-mul
         A registered name (``"gram"``) or the factory (often a class) a plugin registers.
     backbone
         A registered backbone name or a built backbone to check against.
+    guides
+        The guides the loss reads (:mod:`nst_engine.guides`), by name, with their channels:
+        3 for an image, 1 for a weight map; the check makes random ones.
     **options
         The loss's options (default: the schema's defaults).
     """
@@ -63,6 +67,8 @@ def check_loss(loss: str | Callable[..., Any], /, *, backbone: Any = "random-mul
         return out
 
     distinct = {CONTENT: content, STYLE: style, style_ref(0): style, STYLE_AT_CONTENT: style}
+    distinct.update({name: torch.rand(1, channels, *_TENSOR_HW, generator=generator)
+                     for name, channels in (guides or {}).items()})
     pixels = image.clone().requires_grad_(True)
     far = value(term, pixels, distinct)
     _expect(far.requires_grad, label, "returned a value without a gradient: compute it from the image or its features")
