@@ -55,10 +55,18 @@ class StyleResult:
 
     image: np.ndarray = field(repr=False)
     provenance: dict
+    #: The image as optimised, before ``color`` finished it and without alpha; ``None`` when
+    #: that is :attr:`image` itself. A video's next frame is held to this one.
+    unfinished: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def cancelled(self) -> bool:
         return bool(self.provenance.get("cancelled"))
+
+    @property
+    def optimised(self) -> np.ndarray:
+        """The RGB image the optimisation ended with (``color`` not yet applied)."""
+        return self.unfinished if self.unfinished is not None else self.image[..., :3]
 
 
 def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -236,7 +244,9 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
         except Cancelled:
             cancelled = True
         last_image, last_composed = done
-        result = merge_alpha(colors.finish(_numpy(_resized(last_composed(last_image), shapes[-1]))), plan.alpha)
+        optimised = _numpy(_resized(last_composed(last_image), shapes[-1]))
+        finished = colors.finish(optimised)
+        result = merge_alpha(finished, plan.alpha)
         threads_used = torch.get_num_threads()
     loop_s = time.perf_counter() - loop_started
     timings = {
@@ -248,7 +258,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
     }
     provenance = run_provenance(plan, steps_run=step, steps_run_per_scale=steps_run, cancelled=cancelled, raw=final_raw,
                                 output_shape=result.shape, threads=threads_used, timings=timings)
-    return StyleResult(result, provenance)
+    return StyleResult(result, provenance, None if finished is optimised else optimised)
 
 
 def iter_stylize(
