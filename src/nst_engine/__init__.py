@@ -32,6 +32,8 @@ _LAZY = {
     "evaluate": "evaluation",
     "batch": "batching.runner",
     "run_batch": "batching.runner",
+    "stylize_video": "video.stylize",
+    "iter_stylize_video": "video.stylize",
 }
 
 
@@ -50,6 +52,8 @@ __all__ = [
     "evaluate",
     "batch",
     "run_batch",
+    "stylize_video",
+    "iter_stylize_video",
     "__version__",
     "PLUGIN_API_VERSION",
     "NstError",
