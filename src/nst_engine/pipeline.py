@@ -104,12 +104,12 @@ def _initial(init: str, content: torch.Tensor, style: torch.Tensor, seed: int) -
 
 
 def _references(content: torch.Tensor, styles: list[torch.Tensor], shape: tuple[int, int],
-                style_scale: float, guides: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+                style_scale: float, guides: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """The reference images at one scale, by the names loss terms ask for; guides by theirs."""
     scaled = [_resized(s, style_shape(tuple(s.shape[-2:]), shape, style_scale)) for s in styles]
     references = {CONTENT: _resized(content, shape), STYLE_AT_CONTENT: _resized(styles[0], shape)}
     references.update({style_ref(i): s for i, s in enumerate(scaled)})
-    references.update({name: _resized(g, shape) for name, g in guides.items()})
+    references.update({name: _resized(g, shape) for name, g in (guides or {}).items()})
     if len(scaled) == 1:
         references[STYLE] = scaled[0]
     return references

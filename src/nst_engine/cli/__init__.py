@@ -26,6 +26,7 @@ from .option_flags import flag_for_option
 from .plugins import plugins_command
 from .report import report_command
 from .stylize import stylize_command
+from .video import video_command
 
 __all__ = ["build_cli", "main"]
 
@@ -40,7 +41,7 @@ def build_cli() -> click.Group:
         """Neural style transfer and color transfer from the command line."""
         logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
 
-    for command in (stylize_command, color_command, evaluate_command, report_command, plugins_command, batch_group):
+    for command in (stylize_command, video_command, color_command, evaluate_command, report_command, plugins_command, batch_group):
         cli.add_command(command)
     get_host().add_commands(cli)
     return cli
