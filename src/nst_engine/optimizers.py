@@ -5,11 +5,28 @@ honour a cancel between iterations; L-BFGS is therefore built with ``max_iter=1`
 its curvature history across calls.
 """
 
+import types
 from typing import Annotated
 
 import torch
 
 __all__ = ["lbfgs", "adam", "sgd"]
+
+
+def _flat_grad(optimizer: torch.optim.LBFGS) -> torch.Tensor:
+    """The image's gradient itself as L-BFGS's flat gradient, not a copy of it.
+
+    torch concatenates the parameters' gradients into a new vector even for one parameter;
+    the pipeline optimises one contiguous image, so that vector can be a view: one
+    image-sized buffer less after each evaluation (0.75 GiB at 8192²), the same numbers.
+    """
+    grads = [p.grad for p in optimizer._params]
+    grad = grads[0] if len(grads) == 1 else None
+    if (grad is None or grad.is_sparse or grad.is_complex() or not grad.is_contiguous()
+            or optimizer.param_groups[0].get("maximize", False)):
+        return torch.optim.LBFGS._gather_flat_grad(optimizer)
+    return grad.view(-1)
+
 
 LearningRate = Annotated[float, {"min": 1e-6, "max": 100.0, "tooltip": "step size"}]
 
@@ -30,13 +47,16 @@ def lbfgs(
     line_search
         Strong-Wolfe line search: safer steps on hard losses, several evaluations per step.
     """
-    return torch.optim.LBFGS(
+    optimizer = torch.optim.LBFGS(
         params,
         lr=lr,
         max_iter=1,
         history_size=history_size,
         line_search_fn="strong_wolfe" if line_search else None,
     )
+    # On the instance, not a subclass: torch.optim.LBFGS stays the class callers patch and check.
+    optimizer._gather_flat_grad = types.MethodType(_flat_grad, optimizer)
+    return optimizer
 
 
 def adam(

@@ -156,11 +156,14 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
         final_raw, skipped, steps_run, scale_s = None, 0, [0] * len(shapes), [0.0] * len(shapes)
         # The last completed iterate and its composition: the result, however the run ends.
         done: tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]] | None = None
+        opt = None
         try:
             for index, (shape, scale_steps, tile) in enumerate(zip(shapes, per_scale, tiles)):
+                opt = None  # the previous scale's history: image-sized buffers no longer used
                 references = _references(content_t, styles_t, shape, options["style_scale"], guides_t)
-                content_s, style_s = references[CONTENT], references[style_ref(0)]
                 region_s = _resized(region_t, shape) if region_t is not None else None
+                # Only a composition keeps this scale's content beyond its targets.
+                content_s = references[CONTENT] if region_s is not None else None
 
                 def composed(x: torch.Tensor, region=region_s, content=content_s) -> torch.Tensor:
                     return x if region is None else region * x + (1 - region) * content
@@ -170,22 +173,29 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                 elif plan.init_image is not None:
                     start = _resized(_tensor(plan.init_image, plan.device), shape)
                 else:
-                    start = _initial(plan.init, content_s, style_s, options["seed"])
+                    start = _initial(plan.init, references[CONTENT], references[style_ref(0)], options["seed"])
                 if step == 0:  # nothing optimised yet: the result is this scale's initial image
                     done = (start, composed)
                 if scale_steps == 0:  # no targets needed: their features are the bulk of memory
                     image = start
                     continue
-                # A tiled scale computes value and gradient tile by tile, exactly (nst_engine.tiling).
+                # A tiled scale computes value and gradient tile by tile, exactly (nst_engine.tiling);
+                # it lays out each tile's input itself, so the references are not copied whole.
                 tiled = (TiledObjective(objective, tile, keep=plan.schedule.kept_graphs, memory_format=memory_format)
                          if tile else None)
+                if tiled is None:
+                    references = {name: ref.contiguous(memory_format=memory_format) for name, ref in references.items()}
                 with cancellable(net, cancel):
-                    (tiled or objective).set_targets(
-                        {name: ref.contiguous(memory_format=memory_format) for name, ref in references.items()},
-                        [_resized(m, shape) for m in masks_t],
-                    )
+                    (tiled or objective).set_targets(references, [_resized(m, shape) for m in masks_t])
+                references = None  # the targets are set: each reference is an image-sized copy
+                if index == len(shapes) - 1:  # no finer scale will resize the inputs again
+                    content_t, styles_t, guides_t = None, [], {}
                 image = start.contiguous().requires_grad_(True)
                 opt = plan.optimizer.create([image])
+                # An optimizer that evaluates once per step, before it moves the image, leaves
+                # the image as the last completed step while a step is cut short; others (a
+                # line search) move it between evaluations, so the completed step is copied.
+                copies = not _evaluates_once(opt)
                 watch = ConvergenceWatch(plan.schedule.tolerance) if plan.schedule.until == "converged" else None
                 last: dict[str, Any] = {}
 
@@ -200,7 +210,11 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                             total.backward()
                         else:
                             total, values, grad = tiled.value_and_grad(x)
-                            x.backward(grad)
+                            if x is image:  # what backward would accumulate, without its copy
+                                image.grad = grad
+                            else:
+                                x.backward(grad)
+                            del grad
                     except BaseException as exc:
                         last["failure"] = exc  # not the optimizer's fault: see below
                         raise
@@ -222,8 +236,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                     step += 1
                     steps_run[index] += 1
                     scale_s[index] = time.perf_counter() - scale_started
-                    # A copy: the next step updates ``image`` in place before it can fail.
-                    done = (image.detach().clone(), composed)
+                    done = (image.detach().clone() if copies else image.detach(), composed)
                     final_raw = last["raw"]
                     values = (final_raw * objective.multipliers.to(final_raw)).tolist()
                     _check_finite(plan, values, step)
@@ -243,6 +256,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                         break
         except Cancelled:
             cancelled = True
+        opt = image = None  # the optimizer's state and the gradient, before the result's copies
         last_image, last_composed = done
         optimised = _numpy(_resized(last_composed(last_image), shapes[-1]))
         finished = colors.finish(optimised)
@@ -390,6 +404,14 @@ def iter_stylize(
     timings["setup_s"] = round(timings["setup_s"] + planned_s, 4)
     timings["total_s"] = round(time.perf_counter() - started, 4)
     return result
+
+
+def _evaluates_once(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer.step(closure)`` evaluates once, before it changes the parameters:
+    torch's optimizers do, except L-BFGS with a line search or more than one iteration."""
+    if isinstance(optimizer, torch.optim.LBFGS):
+        return optimizer.defaults["line_search_fn"] is None and optimizer.defaults["max_iter"] == 1
+    return type(optimizer).__module__.startswith("torch.optim.")
 
 
 def _stop_requested(command: Any) -> bool:

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+import torch
 
 from nst_engine import memory
 from nst_engine.errors import NstError, ResourceError
@@ -55,3 +56,29 @@ def test_steps_zero_computes_no_features_and_is_estimated_so(content_image, fast
 def test_estimate_peak_bytes_of_a_plan_redoes_its_estimate(content_image, fast):
     plan = plan_run(content_image, [content_image, content_image], **fast, mask=[content_image[..., 0] > 100] * 2)
     assert estimate_peak_bytes(plan).peak_bytes == plan.memory.peak_bytes
+
+
+def test_lbfgs_takes_the_image_gradient_as_its_flat_gradient_with_the_same_steps():
+    from nst_engine.optimizers import lbfgs
+
+    def run(make):
+        torch.manual_seed(0)
+        target = torch.rand(1, 3, 8, 8)
+        x = torch.zeros(1, 3, 8, 8, requires_grad=True)
+        opt = make([x])
+
+        def closure():
+            opt.zero_grad()
+            loss = ((x - target) ** 4).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(5):
+            opt.step(closure)
+        return x.detach(), opt
+
+    ours, opt = run(lambda params: lbfgs(params, history_size=3))
+    theirs, _ = run(lambda params: torch.optim.LBFGS(params, max_iter=1, history_size=3))
+    assert torch.equal(ours, theirs)
+    (x,) = opt.param_groups[0]["params"]
+    assert opt._gather_flat_grad().data_ptr() == x.grad.data_ptr()  # a view: no image-sized copy

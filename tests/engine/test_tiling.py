@@ -39,7 +39,7 @@ def _objectives(shape, tile, *, mask=None, **options):
     """An untiled objective and a tiled one over it, targets set at the plan's references."""
     content, style = _photo(data.astronaut(), shape), _photo(data.coffee(), (shape[0] - 20, shape[1] + 12))
     plan = plan_run(content, style, size=None, scales=1, steps=1, tile=None, mask=mask, **options)
-    references = _references(_tensor(plan.content), [_tensor(plan.styles[0])], shape, 1.0)
+    references = _references(_tensor(plan.content), [_tensor(plan.styles[0])], shape, 1.0, {})
     masks = [_tensor(m[..., None]) for m in plan.masks] if plan.masks else []
     untiled = plan.objective
     untiled.set_targets(references, masks)
@@ -91,7 +91,7 @@ def test_tiled_gradient_with_masks_equals_the_untiled_gradient():
     content, second = _photo(data.astronaut(), (150, 172)), _photo(data.rocket(), (90, 120))
     plan = plan_run(content, [_photo(data.coffee(), (130, 184)), second], mask=mask, size=None, scales=1, steps=1,
                     tile=None, **SMALL)
-    references = _references(_tensor(plan.content), [_tensor(s) for s in plan.styles], (150, 172), 1.0)
+    references = _references(_tensor(plan.content), [_tensor(s) for s in plan.styles], (150, 172), 1.0, {})
     masks = [_tensor(m[..., None]) for m in plan.masks]
     plan.objective.set_targets(references, masks)
     image = _tensor(plan.content).requires_grad_(True)
