@@ -23,7 +23,11 @@ _RESERVED = (CONTENT, STYLE, STYLE_AT_CONTENT)
 
 
 def previous_ref(offset: int) -> str:
-    """The previous result ``offset`` frames back, warped into this frame: ``"previous:1"``..."""
+    """The ``offset``-th earlier result a frame is held to (1: the nearest), warped into it: ``"previous:1"``...
+
+    With a long-term loss over frames 1, 2 and 4 back, ``previous:3`` is the one 4 back; in a
+    multi-pass run's backward pass, ``previous:1`` is the next frame.
+    """
     return f"previous:{offset}"
 
 
