@@ -7,12 +7,18 @@ import json
 import imageio.v2 as iio
 import pytest
 
-from nst_engine.files import read_provenance, write_image
+from nst_engine.files import write_image
 from nst_engine.images import to_uint
-from nst_engine.video.frame_files import FrameFolder, read_frames, staging_folder
+from nst_engine.video.frame_reading import open_frames
+from nst_engine.video.frame_writing import FrameStore, read_video_provenance
 from nst_engine.video.synthetic import pan
 
 from cli_helpers import run
+
+def read_frames(path):
+    with open_frames(path) as frames:
+        return list(frames), frames.fps
+
 
 QUICK = ["--backbone", "random-multiscale", "--size", "32", "--steps", "12", "--frame-steps", "4", "-q"]
 
@@ -40,7 +46,7 @@ def test_a_six_frame_clip_becomes_a_six_frame_video_with_its_frame_rate_and_prov
     provenance = json.loads((tmp_path / "out.mp4.json").read_text())
     assert provenance["video"]["frames"] == 6 and provenance["video"]["coherence"] == "temporal"
     assert provenance["source"] == str(video)
-    assert not staging_folder(out).exists()
+    assert not (tmp_path / ".out.mp4.frames").exists()
 
 
 def test_a_frame_folder_output_holds_every_frame_and_the_provenance(clip_files, tmp_path, capsys):
@@ -65,24 +71,24 @@ def test_an_interrupted_run_leaves_whole_frames_and_the_next_run_reuses_them(cli
                                                                             monkeypatch):
     video, style = clip_files
     out = tmp_path / "out.tif"
-    put = FrameFolder.put
+    put = FrameStore.put
 
     def interrupted(self, index, image, key):
         if index == 3:
             raise KeyboardInterrupt  # Ctrl-C while the fourth frame is being written
-        put(self, index, image, key)
+        return put(self, index, image, key)
 
-    monkeypatch.setattr(FrameFolder, "put", interrupted)
+    monkeypatch.setattr(FrameStore, "put", interrupted)
     code, _, err = run(["video", str(video), str(style), "-o", str(out), *QUICK], capsys)
     assert code == 130 and not out.exists()
-    store = FrameFolder(staging_folder(out))
-    assert sorted(p.name for p in store.folder.glob("frame_*.tif")) == [f"frame_0000{i}.tif" for i in range(3)]
-    assert read_frames(store.folder)[0][2].shape == (32, 32, 3)  # whole frames, readable
-    monkeypatch.setattr(FrameFolder, "put", put)
+    staging = tmp_path / ".out.tif.frames"
+    assert sorted(p.name for p in staging.glob("frame_*.png")) == [f"frame_0000{i}.png" for i in range(3)]
+    assert read_frames(staging)[0][2].shape == (32, 32, 3)  # whole frames, readable
+    monkeypatch.setattr(FrameStore, "put", put)
     code, _, err = run(["video", str(video), str(style), "-o", str(out), *QUICK[:-1]], capsys)
     assert code == 0, err
     assert "3 reused" in err and len(read_frames(out)[0]) == 6
-    assert read_provenance(out)["video"]["per_frame"][2]["reused"] is True
+    assert read_video_provenance(out)["video"]["per_frame"][2]["reused"] is True
 
 
 def test_an_output_it_cannot_write_is_refused_before_any_frame(clip_files, tmp_path, capsys):

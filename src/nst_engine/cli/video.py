@@ -12,6 +12,27 @@ from .stylize import run_options, stylize_options
 __all__ = ["video_command"]
 
 
+def _stylize(events, *, total: int, quiet: bool, announce: str):
+    """Drain the video run with a bar of frames; its result."""
+    if not quiet:
+        click.echo(announce, err=True)
+    bar = tqdm(total=total, unit="frame", disable=quiet, leave=False, dynamic_ncols=True)
+    try:
+        while True:
+            try:
+                event = next(events)
+            except StopIteration as done:
+                return done.value
+            if event.step is None:
+                bar.update(1)
+            else:
+                bar.set_postfix(frame=f"{event.frame + 1}/{event.frames}", step=event.step.step,
+                                loss=f"{event.step.losses['total']:.4g}")
+    finally:
+        bar.close()
+        events.close()
+
+
 @click.command("video")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -40,7 +61,8 @@ def video_command(source, styles, output, coherence, temporal_weight, long_term,
     An interrupted run resumes: frames already finished with the same inputs and options are reused.
     """
     from ..files import read_image
-    from ..video.frame_files import FrameFolder, output_kind, read_frames, staging_folder, write_frames
+    from ..video.frame_reading import open_frames
+    from ..video.frame_writing import FrameStore, check_video_output
     from ..video.stylize import DEFAULT_TEMPORAL_WEIGHT, iter_stylize_video
 
     try:
@@ -48,35 +70,19 @@ def video_command(source, styles, output, coherence, temporal_weight, long_term,
     except ValueError:
         raise click.BadParameter(f"{long_term!r} is not whole numbers separated by commas, e.g. 1,2,4",
                                  param_hint="--long-term") from None
-    output_kind(output)  # an output it cannot write is refused before any frame
-    frames, fps = read_frames(source)
-    options = stylize_options(**run)
-    store = FrameFolder(staging_folder(output))
-    events = iter_stylize_video(
-        frames, [read_image(p) for p in styles], coherence=coherence, long_term=offsets, passes=passes,
-        frame_steps=frame_steps, flow=flow, temporal_weight=temporal_weight or DEFAULT_TEMPORAL_WEIGHT,
-        sink=store, preview_every=0, **options,
-    )
-    if not quiet:
-        click.echo(f"video {source.name}: {len(frames)} frames, {coherence}, {passes} pass(es) -> {output}", err=True)
-    bar = tqdm(total=len(frames) * passes, unit="frame", disable=quiet, leave=False, dynamic_ncols=True)
-    try:
-        while True:
-            try:
-                event = next(events)
-            except StopIteration as done:
-                result = done.value
-                break
-            if event.step is None:
-                bar.update(1)
-            else:
-                bar.set_postfix(frame=f"{event.frame + 1}/{event.frames}", step=event.step.step,
-                                loss=f"{event.step.losses['total']:.4g}")
-    finally:
-        bar.close()
-        events.close()
-    provenance = dict(result.provenance, source=str(source), style=[str(p) for p in styles], fps=fps)
-    write_frames(output, store, len(result.frames), provenance=provenance, fps=fps)
+    check_video_output(output)  # an output it cannot write is refused before any frame
+    with open_frames(source) as frames:
+        fps, count = frames.fps, len(frames)
+        store = FrameStore(output, names=frames.names)
+        events = iter_stylize_video(
+            frames, [read_image(p) for p in styles], coherence=coherence, long_term=offsets, passes=passes,
+            frame_steps=frame_steps, flow=flow, temporal_weight=temporal_weight or DEFAULT_TEMPORAL_WEIGHT,
+            sink=store, preview_every=0, **stylize_options(**run),
+        )
+        result = _stylize(events, total=count * passes, quiet=quiet,
+                          announce=f"video {source.name}: {count} frames, {coherence}, {passes} pass(es) -> {output}")
+    provenance = dict(result.provenance, source=str(source), style=[str(p) for p in styles])
+    store.finish(provenance, fps)
     if not quiet:
         reused = sum(bool(r.get("reused")) for r in result.provenance["video"]["per_frame"])
         click.echo(f"wrote {output} ({len(result.frames)} frames, {reused} reused, "
