@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Clip", "pan", "zoom", "moving_object"]
+__all__ = ["Clip", "pan", "zoom", "moving_object", "moving_square"]
 
 #: Cubic sampling, so that re-sampling a frame bilinearly (``warp``) is close to sampling the
 #: canvas directly.
@@ -215,3 +215,14 @@ def moving_object(
         result[2].append(np.where(before[..., None], velocity, 0.0))
         result[3].append(before & ~inside)
     return _clip(*result)
+
+
+def moving_square(
+    *, frames: int = 24, size: int = 256, side: int | None = None, speed: float = 4.0,
+    background: str = "brick", square: str = "coffee",
+) -> Clip:
+    """A textured square sliding right ``speed`` px per frame: :func:`moving_object` in one axis."""
+    return moving_object(
+        frames=frames, size=size, speed=(speed, 0.0), square=side, image=background,
+        texture=square,
+    )
