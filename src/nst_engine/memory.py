@@ -189,6 +189,33 @@ def _optimizer_buffers(name: str, options: Mapping[str, Any], steps: int) -> int
     return _OPTIMIZER_BUFFERS.get(name, 4)
 
 
+def _tiled_phase(name: str, options: Mapping[str, Any], count: int, *, image: int, target: int, tile_bytes: float,
+                 forward: int, last: bool) -> dict[str, int]:
+    """The largest phase of a tiled scale of ``count`` steps: its targets, a step's evaluation
+    or the optimizer's update after it (measured at 4096² and 8192², docs/performance.md).
+
+    While targets are prepared the references are whole (content, style at the content's
+    size for the content term's magnitude, the style, the initial image); a step holds the
+    image and its gradient (and the content, for a finer scale's references), the content
+    term's whole target, and either one tile's evaluation or the update's vectors.
+    """
+    content = 0 if last else image
+    if name == "lbfgs":
+        history = int(options.get("history_size", 100))
+        # Between steps L-BFGS keeps its direction, the previous gradient and two vectors per
+        # remembered step; an update adds the new direction (and, until the history is full, a pair).
+        kept = 0 if count == 1 else 2 * min(history, count - 2) + 2
+        updating = 2 if count == 1 else 2 * min(history, count - 1) + 3
+    else:
+        kept = updating = _OPTIMIZER_BUFFERS.get(name, 4)
+    phases = [
+        {"features": target + forward, "optimizer": 0, "tiling": 4 * image},
+        {"features": int(target + tile_bytes), "optimizer": kept * image, "tiling": 2 * image + content},
+        {"features": target, "optimizer": updating * image, "tiling": 2 * image + content},
+    ]
+    return max(phases, key=lambda phase: sum(phase.values()))
+
+
 def estimate_run_bytes(
     *,
     network: Any,
@@ -218,7 +245,8 @@ def estimate_run_bytes(
         factor += _CHECKPOINT_FACTOR
     meta = None
     tiles = schedule.tiles or (None,) * len(schedule.shapes)
-    for shape, count, tile in zip(schedule.shapes, schedule.steps, tiles):
+    last = len(schedule.shapes) - 1
+    for index, (shape, count, tile) in enumerate(zip(schedule.shapes, schedule.steps, tiles)):
         if count == 0:
             continue
         # A tiled scale's backbone works on one tile's input at a time (styles' targets too).
@@ -237,12 +265,15 @@ def estimate_run_bytes(
         # Targets are prepared (reference features cached, one layer's forward in flight)
         # before the steps run (activations saved, then backward's gradients and workspaces).
         # A tiled step keeps ``kept_graphs`` tiles' graphs from pass 1 while pass 2 starts.
-        graphs = max(1, schedule.kept_graphs) if tile else 1
-        features = max(cached + 2 * largest, graphs * saved + factor * read + (cached if tile else 0))
-        optimizer_bytes = _optimizer_buffers(optimizer.entry.name, optimizer.options, count) * image
-        parts = {"weights": weights, "images": images, "features": int(features), "optimizer": optimizer_bytes}
-        if tile:  # the image-sized gradient the tiles add into, and the iterate's tile copies
-            parts["tiling"] = 2 * image
+        if tile:
+            parts = {"weights": weights, "images": held + final, **_tiled_phase(
+                optimizer.entry.name, optimizer.options, count, image=image, target=cached,
+                tile_bytes=max(1, schedule.kept_graphs) * saved + factor * read, forward=2 * largest,
+                last=index == last)}
+        else:
+            features = max(cached + 2 * largest, saved + factor * read)
+            optimizer_bytes = _optimizer_buffers(optimizer.entry.name, optimizer.options, count) * image
+            parts = {"weights": weights, "images": images, "features": int(features), "optimizer": optimizer_bytes}
         total = sum(parts.values())
         if total > best.peak_bytes:
             best = MemoryEstimate(total, str(device), tuple(shape), parts, available, tile, saved if tile else None)
