@@ -95,21 +95,25 @@ def check_output(path: str | os.PathLike, *, alpha: bool = False, sidecar: bool 
         what = "a folder that is not a Zarr" if path.is_dir() else "a file"
         raise ImageError(f"cannot write {path}: it is {what}, which an OME-Zarr output would replace; "
                          "remove it or choose another name")
-    folder = path.parent
-    if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise ImageError(f"cannot write {path}: {folder} {what}; create the folder or choose another path")
+    check_writable(path.parent, path)
     if alpha and fmt == "jpeg":
         raise ImageError(f"JPEG has no alpha channel; write {path.stem}.png to keep the transparency")
     if sidecar and sidecar_path(path).is_dir():
         raise ImageError(f"cannot write {path}: its provenance {sidecar_path(path)} is a folder; remove it or rename the output")
+    return path
+
+
+def check_writable(folder: Path, path: Path) -> None:
+    """Refuse writing ``path`` into ``folder`` unless the folder exists and takes a new file (tried, not guessed)."""
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ImageError(f"cannot write {path}: {folder} {what}; create the folder or choose another path")
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
     except OSError as exc:
         raise ImageError(f"cannot write to {folder}: {exc.strerror or exc}; choose a folder you can write to") from None
     os.close(fd)
     os.unlink(probe)
-    return path
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:

@@ -159,6 +159,6 @@ def test_an_unwritable_folder_is_refused(tmp_path, monkeypatch):
     def refuse(**kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("nst_engine.video.frame_writing.tempfile.mkstemp", refuse)  # chmod does not stop root
+    monkeypatch.setattr("nst_engine.files.tempfile.mkstemp", refuse)  # chmod does not stop root
     with pytest.raises(ImageError, match=f"cannot write to {tmp_path}: Permission denied"):
         check_video_output(tmp_path / "out.mp4")

@@ -19,7 +19,15 @@ import torch
 from ..guides import previous_ref, previous_weight_ref
 from .terms import Loss, References
 
-__all__ = ["TemporalLoss"]
+__all__ = ["TemporalLoss", "check_offsets"]
+
+
+def check_offsets(offsets: Any, name: str) -> tuple[int, ...]:
+    """Earlier frames as sorted whole numbers >= 1; a ``ValueError`` naming ``name`` otherwise."""
+    offsets = tuple(offsets)
+    if not offsets or any(isinstance(j, bool) or not isinstance(j, int) or j < 1 for j in offsets):
+        raise ValueError(f"{name} must be whole numbers >= 1 (1 = the previous frame); got {offsets!r}")
+    return tuple(sorted(set(offsets)))
 
 
 class TemporalLoss(Loss):
@@ -30,10 +38,7 @@ class TemporalLoss(Loss):
     def __init__(self, *, offsets: Annotated[tuple[int, ...], {
             "tooltip": "earlier frames it holds to: 1 is the previous one; several (e.g. 1,2,4) is the long-term loss"}] = (1,),
     ) -> None:
-        offsets = tuple(offsets)
-        if not offsets or any(isinstance(j, bool) or not isinstance(j, int) or j < 1 for j in offsets):
-            raise ValueError(f"offsets must be whole numbers >= 1 (1 = the previous frame); got {offsets!r}")
-        self.offsets = tuple(sorted(set(offsets)))
+        self.offsets = check_offsets(offsets, "offsets")
 
     def prepare(self, references: References) -> list[tuple[torch.Tensor, torch.Tensor]]:
         try:

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import numpy as np
 import tifffile
 
 from ..errors import ImageError
-from ..files import _write_pair, atomic_write, read_provenance, sidecar_path
+from ..files import _write_pair, atomic_write, check_writable, read_provenance, sidecar_path
 from .frame_png import frame_key, read_frame_png, write_frame_png
 from .frame_reading import _ffmpeg, ffmpeg_reason
 
@@ -73,18 +72,6 @@ def video_output_format(path: str | os.PathLike, *, format: str | None = None) -
                      f"{', '.join(VIDEO_OUTPUT_SUFFIXES)}, .tif, or a folder name for frames")
 
 
-def _probe(folder: Path, path: Path) -> None:
-    if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise ImageError(f"cannot write {path}: {folder} {what}; create the folder or choose another path")
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".nst-video.", suffix=".probe")
-    except OSError as exc:
-        raise ImageError(f"cannot write to {folder}: {exc.strerror or exc}; choose a folder you can write to") from None
-    os.close(fd)
-    os.unlink(probe)
-
-
 def check_video_output(path: str | os.PathLike, *, format: str | None = None) -> Path:
     """Refuse an output :class:`FrameStore` could not write, before any frame is computed; return the path.
 
@@ -96,7 +83,7 @@ def check_video_output(path: str | os.PathLike, *, format: str | None = None) ->
     if fmt == "frames":
         if path.exists() and not path.is_dir():
             raise ImageError(f"cannot write frames into {path}: it is a file; name a folder")
-        _probe(path if path.is_dir() else path.parent, path)
+        check_writable(path if path.is_dir() else path.parent, path)
         return path
     if path.is_dir():
         raise ImageError(f"cannot write {path}: it is a folder; name a file in it, e.g. {path / 'out.mp4'}")
@@ -105,7 +92,7 @@ def check_video_output(path: str | os.PathLike, *, format: str | None = None) ->
     staging = _staging(path)
     if staging.exists() and not staging.is_dir():
         raise ImageError(f"cannot stage the frames of {path}: {staging} is a file; remove it")
-    _probe(path.parent, path)
+    check_writable(path.parent, path)
     return path
 
 

@@ -33,6 +33,7 @@ from ..cancellation import CancelRequest
 from ..errors import OptionError
 from ..guides import previous_ref, previous_weight_ref
 from ..images import resize_max_side, split_image
+from ..losses.temporal import check_offsets
 from ..pipeline import StepEvent, StyleResult, iter_stylize
 from ..plan import DEFAULT_LOSSES
 from ..validation import check_choice, check_int, check_positive_float
@@ -100,11 +101,11 @@ def _digest(*parts: Any) -> str:
 
 def _frame_list(frames: Any, size: int | None) -> list[np.ndarray]:
     """Float RGB frames at the run's size: flow, guides and results then share one pixel grid."""
-    if isinstance(frames, np.ndarray) and frames.ndim in (3, 4) and not (frames.ndim == 3 and frames.shape[-1] in (3, 4)):
+    if isinstance(frames, np.ndarray):
+        if frames.ndim not in (3, 4) or (frames.ndim == 3 and frames.shape[-1] in (3, 4)):
+            raise OptionError(f"frames has shape {frames.shape}; expected a (T, H, W[, C]) stack or a sequence of "
+                              "frames", option="frames")
         frames = list(frames)
-    elif isinstance(frames, np.ndarray):
-        raise OptionError(f"frames has shape {frames.shape}; expected a (T, H, W[, C]) stack or a sequence of "
-                          "frames", option="frames")
     out = [resize_max_side(split_image(frame, what=f"frame {i}")[0], size) for i, frame in enumerate(frames)]
     if not out:
         raise OptionError("frames is empty: give at least one frame", option="frames")
@@ -116,11 +117,10 @@ def _frame_list(frames: Any, size: int | None) -> list[np.ndarray]:
 
 
 def _check_offsets(long_term: Sequence[int]) -> tuple[int, ...]:
-    offsets = tuple(long_term)
-    if not offsets or any(isinstance(j, bool) or not isinstance(j, int) or j < 1 for j in offsets):
-        raise OptionError(f"long_term must be whole numbers >= 1 (1 = the previous frame); got {offsets!r}",
-                          option="long_term")
-    return tuple(sorted(set(offsets)))
+    try:
+        return check_offsets(long_term, "long_term")
+    except ValueError as exc:
+        raise OptionError(str(exc), option="long_term") from None
 
 
 class _Flows:
