@@ -109,20 +109,21 @@ def mask() -> None:
 
 
 def stack() -> None:
-    """All planes of a short time stack (a pan over the cat), caught while the third plane runs."""
+    """All planes of a short time series (a pan over the cat) with temporal coherence, caught
+    while the third frame runs: the sliders follow the frame being worked on."""
     viewer = _viewer()
     photo = data.chelsea()
     frames = np.stack([photo[:, 20 * t : 20 * t + 300] for t in range(5)])
-    content = viewer.add_image(frames, name="pan (T, Y, X, 3)", rgb=True)
+    content = viewer.add_image(frames, name="pan (T, Y, X, 3)", rgb=True, axis_labels=("t", "y", "x"))
     style_layer = viewer.add_image(data.immunohistochemistry(), name="immunohistochemistry (style)", rgb=True)
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Style Transfer")
     widget.content.value, widget.style.value = content, style_layer
     widget.planes.value = "all planes"
     widget.steps.value, widget.scales.value, widget.size.value = 80, 1, 256
+    viewer.dims.set_current_step(0, 0)
     widget.run()
-    _wait(lambda: "plane 3/5 · step 4" in widget.status.value)
+    _wait(lambda: "frame 3/5 · step 4" in widget.status.value)
     content.visible = style_layer.visible = False
-    viewer.dims.set_current_step(0, 1)
     _save(viewer, "stack", close=False)
     widget.cancel()
     _wait(lambda: not widget.running)

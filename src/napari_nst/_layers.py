@@ -20,8 +20,10 @@ from nst_engine.images import max_side_shape
 __all__ = [
     "leading_axes",
     "is_stack",
+    "is_time_series",
     "layer_data",
     "current_index",
+    "follow_plane",
     "plane_indices",
     "plane_of",
     "needs_rescale",
@@ -42,6 +44,16 @@ __all__ = [
 def leading_axes(layer: Any) -> int:
     """How many axes come before the image plane (time, z, ...): ``layer.ndim`` minus 2."""
     return max(0, int(layer.ndim) - 2)
+
+
+#: The axis labels that mark a time axis (napari's own default labels are "-3", "0", ...).
+TIME_LABELS = frozenset({"t", "time", "frame", "frames"})
+
+
+def is_time_series(layer: Any) -> bool:
+    """Whether the layer is a sequence of frames: one leading axis, labelled as time."""
+    labels = getattr(layer, "axis_labels", ())
+    return leading_axes(layer) == 1 and bool(labels) and str(labels[0]).strip().lower() in TIME_LABELS
 
 
 def is_stack(layer: Any) -> bool:
@@ -67,6 +79,22 @@ def current_index(layer: Any, viewer: Any) -> tuple[int, ...]:
     position = np.asarray(layer.world_to_data(viewer.dims.point), dtype=float)[:lead]
     shape = np.shape(layer_data(layer))[:lead]
     return tuple(int(np.clip(round(p), 0, n - 1)) for p, n in zip(position, shape, strict=True))
+
+
+def follow_plane(layer: Any, viewer: Any, shown: tuple[int, ...], index: tuple[int, ...]) -> None:
+    """Move the dims sliders from plane ``shown`` to plane ``index`` of ``layer``, if they are on ``shown``.
+
+    A stack's run shows the plane it works on, unless the user has moved elsewhere to look.
+    """
+    if not index or current_index(layer, viewer) != tuple(shown):
+        return
+    point = list(viewer.dims.point)
+    data = list(layer.world_to_data(point))
+    data[: len(index)] = index
+    world = layer.data_to_world(data)
+    first = len(point) - len(world)  # a layer's axes are the viewer's last ones
+    for axis, value in enumerate(world[: len(index)]):
+        viewer.dims.set_point(first + axis, value)
 
 
 def plane_indices(layer: Any) -> Iterator[tuple[int, ...]]:

@@ -2,7 +2,8 @@
 
 The widget hands a :class:`StyleJob` (plain arrays and options, captured on the main thread)
 to napari's generator worker. :func:`stylize_job` drives ``iter_stylize`` once per plane,
-warm-starting each plane from the previous plane's result, and yields a :class:`PlaneEvent`
+warm-starting each plane from the previous plane's result (or, with ``temporal``, runs the planes
+as one clip through :func:`nst_engine.iter_stylize_video`), and yields a :class:`PlaneEvent`
 per optimizer step whose preview is already resized to the result's shape (for a large
 result: left at the current scale's shape, halved to at most ``preview_side``): the main thread only
 assigns arrays, which keeps its event loop free. A lazy (dask, zarr) or multiscale input is
@@ -77,6 +78,9 @@ class StyleJob:
     preview_side: int = 0
     # 0: the result is one array; n: a pyramid (multiscale layer) of at least n levels.
     multiscale: int = 0
+    # All planes as a clip (Ruder et al. 2016): each starts from and is held to the previous result
+    # warped by the optical flow, instead of starting from it as it is.
+    temporal: bool = False
     # Set from the main thread to stop within a step (the engine checks it between layers).
     cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
@@ -112,6 +116,8 @@ class PlaneEvent:
     index: tuple[int, ...]
     step: StepEvent | None  # None: the start frame, the content plane before any step
     preview: np.ndarray | None = field(default=None, repr=False)
+    # (steps done, steps in all) over the whole run, where planes run different numbers of steps.
+    progress: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,7 @@ def _start_frame(plane: np.ndarray, hw: tuple[int, int]) -> np.ndarray | None:
 def stylize_job(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
     """Run ``job`` plane by plane; failures become :class:`RunFailed` with cause and fix."""
     try:
-        return (yield from _stylize(job))
+        return (yield from (_stylize_clip(job) if job.temporal else _stylize(job)))
     except Exception as exc:
         raise RunFailed(failure_message("Style transfer", exc)) from exc
 
@@ -159,6 +165,25 @@ def _read_styles(job: StyleJob) -> tuple[np.ndarray | list[np.ndarray], dict]:
     ways = [how for _, how in read]
     inputs = {"style_read": ways if several else ways[0]} if any(ways) else {}
     return ([image for image, _ in read] if several else read[0][0]), inputs
+
+
+def _relay(events: Generator, relayed: Any) -> Generator[PlaneEvent, Any, Any]:
+    """Drive an engine generator to its end: yield ``relayed(event)`` for each of its events, pass
+    the worker's commands (``"stop"``) back into it, and return its value."""
+    command = None
+    while True:
+        try:
+            event = events.send(command)
+        except StopIteration as done:
+            return done.value
+        command = yield relayed(event)
+
+
+def _preview(job: StyleJob, event: StepEvent) -> np.ndarray | None:
+    """A step's preview as the main thread shows it (8-bit, at the result's shape or halved)."""
+    if event.preview is None:
+        return None
+    return to_uint(pyramid(event.preview, top=job.preview_side)[-1] if job.preview_side else _fit(event.preview, job.out_hw))
 
 
 def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
@@ -180,19 +205,9 @@ def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
         if job.mask_stack is not None:
             options = dict(options, mask=plane_of(job.mask_stack, index))
         events = iter_stylize(plane, style, init_image=previous, cancel=job.cancel, **options)
-        command = None
-        while True:
-            try:
-                event = events.send(command)
-            except StopIteration as done:
-                result = done.value
-                break
-            preview = None
-            if event.preview is not None:
-                preview = to_uint(
-                    pyramid(event.preview, top=job.preview_side)[-1] if job.preview_side else _fit(event.preview, job.out_hw)
-                )
-            command = yield PlaneEvent(k, len(job.indices), index, event, preview)
+        result = yield from _relay(
+            events, lambda event, k=k, index=index: PlaneEvent(k, len(job.indices), index, event, _preview(job, event))
+        )
         image = _fit(result.image, job.out_hw)
         previous = result.image
         provenance = result.provenance
@@ -216,3 +231,42 @@ def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
         image = stack
     assert image is not None
     return JobResult(pyramid(image, levels=job.multiscale) if job.multiscale else image, provenance, cancelled, inputs)
+
+
+def _stylize_clip(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
+    """All planes as one clip: the video runner's temporal coherence, with the panel's options."""
+    from nst_engine.video.stylize import default_frame_steps, iter_stylize_video  # OpenCV: only when used
+
+    style, inputs = _read_styles(job)
+    frames = []
+    for k, index in enumerate(job.indices):
+        raw, how = read_plane(job.content, index, size=job.options.get("size"))
+        if k == 0 and how is not None:
+            inputs["content_read"] = dict(how, input_scaling=unit_note(raw, job.content_limits))
+        frames.append(to_unit(raw, job.content_limits))
+    count = len(job.indices)
+    yield PlaneEvent(0, count, job.indices[0], None, _start_frame(frames[0], job.first_hw))
+    steps = int(job.options.get("steps", 300))
+    later = default_frame_steps(steps)
+    total = steps + (count - 1) * later
+    stack = np.zeros(job.stack_shape + job.out_hw + (job.channels,), np.float32)
+    stack[..., 3:] = 1.0  # the clip's results are RGB: opaque
+    done_steps = 0
+
+    def relayed(event: Any) -> PlaneEvent:
+        nonlocal done_steps
+        index = job.indices[event.frame]
+        if event.step is None:  # the frame is finished: shown as it is, until the next frame's first preview
+            final = _fit(event.image, job.out_hw)[..., :3]
+            stack[index][..., :3] = final
+            done_steps += steps if event.frame == 0 else later
+            return PlaneEvent(event.frame, count, index, None, to_uint(final), (min(total, done_steps), total))
+        progress = (min(total, done_steps + event.step.step), total)
+        return PlaneEvent(event.frame, count, index, event.step, _preview(job, event.step), progress)
+
+    result = yield from _relay(iter_stylize_video(frames, style, cancel=job.cancel, **job.options), relayed)
+    provenance = dict(result.provenance)
+    provenance["temporal_coherence"] = ("each plane starts from and is held to the previous plane's result warped "
+                                        "by the optical flow of the input planes (Ruder et al. 2016)")
+    return JobResult(pyramid(stack, levels=job.multiscale) if job.multiscale else stack, provenance,
+                     result.cancelled, inputs)

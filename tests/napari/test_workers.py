@@ -102,3 +102,45 @@ def test_unexpected_errors_are_not_runtime_errors() -> None:
     assert "RuntimeError: boom" in message and "inputs are unchanged" in message
     assert not issubclass(RunFailed, RuntimeError)
     assert "Lower the size" in failure_message("Style transfer", MemoryError())
+
+
+def _clip_job(**options) -> StyleJob:
+    from nst_engine.video.synthetic import pan
+
+    frames = (pan(frames=3, size=24, speed=(2.0, 0.0)).frames * 255).astype(np.uint8)
+    return StyleJob(
+        content=frames, content_limits=(0.0, 255.0), style=np.full((12, 12, 3), 200, np.uint8),
+        indices=tuple(np.ndindex(3)), stack_shape=(3,), out_hw=(24, 24), channels=3,
+        options={**OPTIONS, "steps": 6, **options}, temporal=True,
+    )
+
+
+def test_temporal_planes_run_as_one_clip_held_to_the_warped_previous_result(monkeypatch) -> None:
+    from nst_engine.video import stylize as video
+
+    seen = []
+    real = video.iter_stylize
+
+    def spy(content, style, **kwargs):
+        seen.append(kwargs)
+        return real(content, style, **kwargs)
+
+    monkeypatch.setattr(video, "iter_stylize", spy)
+    events, result = _drain(stylize_job(_clip_job()))
+    steps = [e for e in events if e.step is not None]
+    assert sorted({e.plane for e in steps}) == [0, 1, 2]
+    # Frame 0 runs its 6 steps, each later frame the default 20 (a third of 6, at least 20).
+    done = [e.progress for e in steps]
+    assert done[-1] == (6 + 2 * 20, 6 + 2 * 20) and done == sorted(done)
+    assert seen[0].get("guides") is None and all("guides" in kwargs for kwargs in seen[1:])
+    assert all(kwargs["init_image"].shape[:2] == (24, 24) for kwargs in seen[1:])
+    assert result.image.shape == (3, 24, 24, 3) and result.image.reshape(3, -1).any(axis=1).all()
+    video_info = result.provenance["video"]
+    assert video_info["coherence"] == "temporal" and video_info["frames_done"] == 3
+    assert "optical flow" in result.provenance["temporal_coherence"] and not result.cancelled
+
+
+def test_a_stopped_clip_keeps_its_finished_frames() -> None:
+    events, result = _drain(stylize_job(_clip_job()), stop_at=10)  # the start frame, 6 steps, 3 of frame 1
+    assert result.cancelled and result.provenance["video"]["frames_done"] == 1
+    assert result.image[0].any() and not result.image[1].any() and not result.image[2].any()

@@ -24,4 +24,5 @@ class RunState:
     shown: PlaneEvent | None = None  # the newest step shown (None: no step has completed)
     pending: PlaneEvent | None = None
     pending_preview: PlaneEvent | None = None
+    previewed: tuple[int, ...] | None = None  # the plane of the newest preview shown (a stack's run)
     done: bool = False

@@ -50,6 +50,7 @@ from .._forms import EntryPicker, LossWeights, mark_invalid
 from .._layers import (
     current_index,
     is_stack,
+    is_time_series,
     labels_to_content,
     layer_data,
     leading_axes,
@@ -130,6 +131,13 @@ class StyleTransferForm(Panel):
             tooltip="all planes: each plane starts from the previous plane's result, one after another in napari "
             "(coherent over time, live preview); off: the planes run in parallel on a local Dask cluster",
         )
+        self.temporal = CheckBox(
+            name="temporal", text="temporal coherence", value=False, enabled=False,
+            tooltip="all planes of a time series as a video (Ruder et al. 2016): each plane starts from the previous "
+            "result carried along the optical flow and a temporal loss holds it there, except where the flow is "
+            "unreliable; less flicker. On by default for a time (t) axis",
+        )
+        self._temporal_for: Any = None  # the content layer (its id) the temporal default was set for
         backbone = default_backbone()
         self.weights_note = Label(name="weights_note", value="" if backbone == "vgg19" else WEIGHTS_NOTE)
         self.weights_note.tooltip = WEIGHTS_HINT.format(
@@ -222,7 +230,8 @@ class StyleTransferForm(Panel):
         self.cancel_button = PushButton(name="cancel", text="Cancel", enabled=False)
         self.cancel_button.tooltip = "stop within a second or two and keep the result so far"
         basic = Container(
-            name="basic", labels=True, widgets=[self.content, self.style, self.quality, self.size, self.planes, self.warm_start]
+            name="basic", labels=True,
+            widgets=[self.content, self.style, self.quality, self.size, self.planes, self.warm_start, self.temporal],
         )
         forms = (self.backbone.holder, self.optimizer.holder, self.color_transfer.holder, self.losses)
         self.sections = [
@@ -237,6 +246,7 @@ class StyleTransferForm(Panel):
         self._color_changed()
         self.content.changed.connect(self._content_changed)
         self.planes.changed.connect(self._content_changed)
+        self.warm_start.changed.connect(self._content_changed)
         self.color.changed.connect(self._color_changed)
         self.quality.changed.connect(self._quality_changed)
         self.steps.changed.connect(self._steps_changed)
@@ -268,7 +278,14 @@ class StyleTransferForm(Panel):
 
     def _content_changed(self, *_: Any) -> None:
         sync_planes(self.planes, self.content.value)
-        self.warm_start.enabled = self.planes.value == ALL_PLANES and self.content.value is not SELECTED_LAYERS
+        layer = self.content.value
+        self.warm_start.enabled = self.planes.value == ALL_PLANES and layer is not SELECTED_LAYERS
+        single = layer is not None and layer is not SELECTED_LAYERS
+        if single and id(layer) != self._temporal_for:  # a new content: on for a time series
+            self._temporal_for = id(layer)
+            self.temporal.value = is_time_series(layer)
+        self.temporal.enabled = (self.warm_start.enabled and self.warm_start.value and single
+                                 and leading_axes(layer) == 1)
 
     def _color_changed(self, *_: Any) -> None:
         shown = self.color.value in ("before", "after")
@@ -366,6 +383,10 @@ class StyleTransferForm(Panel):
             stack_shape = ()
         plane_hw = tuple(np.shape(data)[lead : lead + 2])
         mask_layer = self.mask.value
+        temporal = all_planes and self.temporal.enabled and self.temporal.value
+        if temporal and mask_layer is not None:
+            raise OptionError(f"temporal coherence takes no mask, but {mask_layer.name!r} is chosen: choose no mask, "
+                              "or untick temporal coherence")
         mask_index: tuple[int, ...] = ()
         mask_stack = None
         if mask_layer is not None:
@@ -390,6 +411,7 @@ class StyleTransferForm(Panel):
             "style_plane": list(style_index),
             "input_scaling": {"content": plane_note(content, indices[0]), "style": plane_note(style, style_index)},
             "mask_layer": None if mask_layer is None else mask_layer.name,
+            "temporal_coherence": temporal,
         }
         if len(style_layers) > 1:
             provenance_info["style_layers"] = [layer.name for layer in style_layers]
@@ -411,6 +433,7 @@ class StyleTransferForm(Panel):
             channels=channels,
             options=options,
             mask_stack=mask_stack,
+            temporal=temporal,
             preview_side=PREVIEW_FIT_MAX if not stack_shape and max(out_hw) > PREVIEW_FIT_MAX else 0,
             multiscale=max(2, len(lazy.levels) if lazy is not None else 1) if large else 0,
         )

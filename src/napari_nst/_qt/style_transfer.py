@@ -29,7 +29,7 @@ from nst_engine.errors import NstError
 from nst_engine.schedule import MIN_SIDE, scale_shapes
 
 from .._batch_jobs import BatchOutcome, BatchRequest
-from .._layers import at_plane, output_geometry, result_kwargs
+from .._layers import at_plane, follow_plane, output_geometry, result_kwargs
 from .._workers import JobResult, PlaneEvent, StyleJob, stylize_job
 from ._batch_run import BatchRunner
 from ._common import notify_error, notify_failure
@@ -207,18 +207,24 @@ class StyleTransferWidget(StyleTransferForm):
 
     def _show_step(self, run: RunState, event: PlaneEvent, preview: PlaneEvent | None) -> None:
         # Label, progress and preview change in one event-loop pass, so Qt composes the window once.
-        where = f"plane {event.plane + 1}/{event.planes} · " if run.job.is_stack else ""
+        unit = "frame" if run.job.temporal else "plane"
+        where = f"{unit} {event.plane + 1}/{event.planes} · " if run.job.is_stack else ""
         step = event.step
-        if step is None:
-            self.status.value = f"{where}starting: {_plan(run.job)}"
+        if step is None:  # the start frame, or (a clip) a finished frame
+            if run.shown is None:
+                self.status.value = f"{where}starting: {_plan(run.job)}"
         else:
             self.status.value = (
                 f"{where}step {step.step}/{step.total} · scale {step.scale + 1}/{step.scales} · "
                 f"loss {step.losses.get('total', float('nan')):.4g}"
             )
-            self.set_progress(event.plane * step.total + step.step, event.planes * step.total)
+            self.set_progress(*(event.progress or (event.plane * step.total + step.step, event.planes * step.total)))
             run.shown = event
         if preview is not None and self._has_output(run):
+            if run.job.is_stack and run.previewed not in (None, preview.index):
+                # The sliders go along to the plane now shown, unless the user has moved them.
+                follow_plane(run.output, self._viewer, run.previewed, preview.index)
+            run.previewed = preview.index
             image = preview.preview
             if tuple(run.output.data.shape[-3:-1]) != image.shape[:2]:  # a finer scale began (preview_side)
                 data = np.full(at_plane(image, run.job.plane).shape[:-1] + (run.job.channels,), 255, np.uint8)
@@ -252,10 +258,14 @@ class StyleTransferWidget(StyleTransferForm):
         output.visible = True
         if result.cancelled:
             output.name = f"{output.name} (cancelled)"
-        steps = result.provenance.get("steps_run")
-        seconds = result.provenance.get("timings", {}).get("total_s")
-        done = f" in {steps} steps" if steps is not None else ""
-        done += f", {seconds:.1f} s" if seconds is not None else ""
+        video = result.provenance.get("video")
+        if video is not None:  # temporal coherence: a clip's figures
+            done = f": {video['frames_done']} of {video['frames']} frames in {video['total_s']:.1f} s"
+        else:
+            steps = result.provenance.get("steps_run")
+            seconds = result.provenance.get("timings", {}).get("total_s")
+            done = f" in {steps} steps" if steps is not None else ""
+            done += f", {seconds:.1f} s" if seconds is not None else ""
         self.status.value = f"{state}: {output.name}{done}{note}"
 
     def _on_error(self, run: RunState, exc: BaseException) -> None:
@@ -289,7 +299,7 @@ def _plan(job: StyleJob) -> str:
     scales = f"{ran} scale{'s' * (ran != 1)}"
     if ran < requested:
         scales += f" (of {requested}: a coarser one would be under {MIN_SIDE} px)"
-    planes = f", {len(job.indices)} planes" if len(job.indices) > 1 else ""
+    planes = f", {len(job.indices)} {'frames, temporal coherence' if job.temporal else 'planes'}" if len(job.indices) > 1 else ""
     return f"{job.options['steps']} steps, {scales}, {job.out_hw[1]}×{job.out_hw[0]} px{planes}"
 
 

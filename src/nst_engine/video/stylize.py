@@ -40,8 +40,8 @@ from ..validation import check_choice, check_int, check_positive_float
 from .flow import DEFAULT_FLOW, FLOW_METHODS, flow_pair, warp
 from .occlusion import consistency_weights, long_term_weights
 
-__all__ = ["COHERENCE", "DEFAULT_TEMPORAL_WEIGHT", "FrameEvent", "VideoResult", "FrameSink", "iter_stylize_video",
-           "stylize_video"]
+__all__ = ["COHERENCE", "DEFAULT_TEMPORAL_WEIGHT", "FrameEvent", "VideoResult", "FrameSink", "default_frame_steps",
+           "iter_stylize_video", "stylize_video"]
 
 COHERENCE = ("temporal", "warped", "warm", "independent")
 #: The temporal loss's weight beside :data:`~nst_engine.plan.DEFAULT_LOSSES` (measured in
@@ -49,6 +49,11 @@ COHERENCE = ("temporal", "warped", "warm", "independent")
 DEFAULT_TEMPORAL_WEIGHT = 1e3
 #: Ruder et al.'s blend of a frame's last result with its neighbour's warp in multi-pass.
 MULTI_PASS_BLEND = 0.5
+
+
+def default_frame_steps(steps: int) -> int:
+    """Steps of each frame after the first: a third of ``steps``, at least 20 (it starts near its answer)."""
+    return max(20, steps // 3)
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,7 @@ def iter_stylize_video(
     offsets = _check_offsets(long_term)
     passes = check_int("passes", passes, minimum=1)
     steps = check_int("steps", steps, minimum=0)
-    frame_steps = max(20, steps // 3) if frame_steps is None else check_int("frame_steps", frame_steps, minimum=0)
+    frame_steps = default_frame_steps(steps) if frame_steps is None else check_int("frame_steps", frame_steps, minimum=0)
     for name in ("init_image", "guides", "mask"):
         if options.get(name) is not None:
             raise OptionError(f"{name} is not taken by a video run: each frame's is made from the previous one",
