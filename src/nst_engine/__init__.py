@@ -13,6 +13,7 @@ from .plugins import (
     create_backbone,
     create_color_transfer,
     create_loss,
+    create_model,
     create_optimizer,
     get_entry,
     get_host,
@@ -20,6 +21,7 @@ from .plugins import (
     list_backbones,
     list_color_transfers,
     list_losses,
+    list_models,
     list_optimizers,
     set_host,
 )
@@ -34,6 +36,8 @@ _LAZY = {
     "run_batch": "batching.runner",
     "stylize_video": "video.stylize",
     "iter_stylize_video": "video.stylize",
+    "load_model": "models.loading",
+    "save_model": "models.loading",
 }
 
 
@@ -54,6 +58,8 @@ __all__ = [
     "run_batch",
     "stylize_video",
     "iter_stylize_video",
+    "load_model",
+    "save_model",
     "__version__",
     "PLUGIN_API_VERSION",
     "NstError",
@@ -66,8 +72,10 @@ __all__ = [
     "list_losses",
     "list_optimizers",
     "list_color_transfers",
+    "list_models",
     "create_backbone",
     "create_loss",
     "create_optimizer",
     "create_color_transfer",
+    "create_model",
 ]

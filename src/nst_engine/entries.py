@@ -28,6 +28,7 @@ KINDS: dict[str, int] = {
     "losses": 0,
     "optimizers": 1,
     "color_transfers": 2,
+    "models": 0,
 }
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.:-]*$")
@@ -279,6 +280,7 @@ _GROUPS = {
     "optimizers": lambda name: "optimizer",
     "losses": lambda name: f"loss_options {name}",
     "color_transfers": lambda name: "color_options",
+    "models": lambda name: "model",
 }
 
 

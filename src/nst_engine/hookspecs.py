@@ -36,5 +36,10 @@ def register_color_transfers(register):
 
 
 @hookspec
+def register_models(register):
+    """Register feed-forward stylisation networks: ``factory(*, options) -> Model``. Since API 1.1."""
+
+
+@hookspec
 def register_commands(cli):
     """Add subcommands to the ``nst`` click group ``cli``. Since API 1.0."""

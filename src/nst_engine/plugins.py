@@ -36,17 +36,19 @@ __all__ = [
     "list_losses",
     "list_optimizers",
     "list_color_transfers",
+    "list_models",
     "create_backbone",
     "create_loss",
     "create_optimizer",
     "create_color_transfer",
+    "create_model",
 ]
 
 log = logging.getLogger(__name__)
 
 #: The plugin API this host offers. A plugin may set ``NST_ENGINE_API = "1.0"`` (the oldest
 #: API it works with); the host refuses it when the major differs or the minor is newer.
-PLUGIN_API_VERSION = "1.0"
+PLUGIN_API_VERSION = "1.1"
 
 ENTRY_POINT_GROUP = "nst_engine"
 
@@ -55,6 +57,7 @@ DEFAULT_PLUGINS = (
     "nst_engine.default_plugins.losses",
     "nst_engine.default_plugins.optimizers",
     "nst_engine.default_plugins.color_transfers",
+    "nst_engine.default_plugins.models",
 )
 
 
@@ -335,6 +338,10 @@ def list_color_transfers() -> list[str]:
     return sorted(get_host().entries("color_transfers"))
 
 
+def list_models() -> list[str]:
+    return sorted(get_host().entries("models"))
+
+
 def create_backbone(name: str, **options: Any) -> Any:
     """Build the backbone ``name`` with validated ``options``."""
     return get_entry("backbones", name).create(**options)
@@ -359,3 +366,8 @@ def create_color_transfer(name: str, **options: Any) -> Callable[..., Any]:
     from .transfers import bind_color_transfer  # imported here: transfers imports this module
 
     return bind_color_transfer(name, **options)
+
+
+def create_model(name: str, **options: Any) -> Any:
+    """Build the feed-forward model ``name`` (an ``nst_engine.models.Model``) with validated ``options``."""
+    return get_entry("models", name).create(**options)

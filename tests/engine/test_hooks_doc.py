@@ -15,7 +15,7 @@ import pytest
 from nst_engine import PLUGIN_API_VERSION, hookspecs
 from nst_engine.cli import main
 from nst_engine.entries import _NAME, make_entry
-from nst_engine.testing import check_backbone, check_color_transfer, check_loss, check_optimizer
+from nst_engine.testing import check_backbone, check_color_transfer, check_loss, check_model, check_optimizer
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS_MD = (ROOT / "docs" / "hooks.md").read_text()
@@ -26,6 +26,7 @@ CHECKS = {
     "losses": check_loss,
     "optimizers": check_optimizer,
     "color_transfers": check_color_transfer,
+    "models": check_model,
 }
 
 #: A fenced block, with the ``<!-- file: PATH -->`` marker of a quoted file if it has one.

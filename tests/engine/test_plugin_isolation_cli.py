@@ -55,7 +55,7 @@ BROKEN_AT_LOAD = {
         "    register('two words', lambda s, r: s)\n",
         "register_color_transfers: invalid color transfer name 'two words'",
     ),
-    "nst-future": ("NST_ENGINE_API = '1.7'\n", "needs plugin API 1.7 but nst_engine offers 1.0"),
+    "nst-future": ("NST_ENGINE_API = '1.7'\n", "needs plugin API 1.7 but nst_engine offers 1.1"),
 }
 
 

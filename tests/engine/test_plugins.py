@@ -45,7 +45,7 @@ def test_an_installed_plugin_is_discovered_with_its_version(install_plugin):
     assert (entry.plugin, entry.plugin_version) == ("nst-shift", "2.3")
     assert _record(host, "nst-shift") == {
         "name": "nst-shift", "version": "2.3", "hooks": ["register_color_transfers"],
-        "provides": {"backbones": [], "losses": [], "optimizers": [], "color_transfers": ["shift"]},
+        "provides": {"backbones": [], "losses": [], "optimizers": [], "color_transfers": ["shift"], "models": []},
         "errors": [],
     }
     assert entry.options[0].name == "amount" and entry.description == "Adds a constant."
@@ -74,7 +74,7 @@ BROKEN = {
         "from nst_engine import hookimpl\n@hookimpl\ndef register_colour_transfers(register):\n    pass\n",
         "invalid hook implementation",
     ),
-    "newapi": ("NST_ENGINE_API = '1.9'\n", "needs plugin API 1.9 but nst_engine offers 1.0"),
+    "newapi": ("NST_ENGINE_API = '1.9'\n", "needs plugin API 1.9 but nst_engine offers 1.1"),
     "newkeyword": (
         "from nst_engine import hookimpl\n"
         "@hookimpl\ndef register_color_transfers(register):\n"

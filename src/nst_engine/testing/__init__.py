@@ -10,8 +10,8 @@ Installing napari-nst makes two fixtures available in every pytest run:
   any object with hook implementations) to that host for one test.
 
 And one-line conformance checks, each raising ``AssertionError`` with what to fix:
-:func:`check_color_transfer`, :func:`check_loss`, :func:`check_backbone` and
-:func:`check_optimizer`. Each takes a registered name or the callable a plugin registers.
+:func:`check_color_transfer`, :func:`check_loss`, :func:`check_backbone`,
+:func:`check_optimizer` and :func:`check_model`. Each takes a registered name or the callable a plugin registers.
 
 pytest imports this module in every run of every project that has napari-nst installed, so
 importing it costs only the package's light core (numpy, pluggy): torch and the rest of the
@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import pytest
 
 from ._color import check_color_transfer
+from ._models import check_model
 from ._torch import check_backbone, check_loss, check_optimizer
 
 if TYPE_CHECKING:
     from ..plugins import PluginHost, PluginRecord
 
-__all__ = ["nst_host", "nst_register", "check_color_transfer", "check_loss", "check_backbone", "check_optimizer"]
+__all__ = ["nst_host", "nst_register", "check_color_transfer", "check_loss", "check_backbone", "check_optimizer",
+           "check_model"]
 
 
 @pytest.fixture
