@@ -5,12 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from models_reference import (
+    adain_decoder,
+    adain_style_transfer,
+    adain_vgg,
+    randomized,
+    visible,
+)
 
 from nst_engine import create_model
 from nst_engine.errors import ImageError, OptionError
 from nst_engine.models import AdaIN
-
-from models_reference import adain_decoder, adain_style_transfer, adain_vgg, randomized, visible
 
 
 @pytest.fixture(scope="module")

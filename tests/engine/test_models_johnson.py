@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from models_reference import TransformerNet as ExamplesNet
+from models_reference import randomized, visible
 
 from nst_engine import create_model
 from nst_engine.errors import ImageError, OptionError
 from nst_engine.models import TransformerNet
-
-from models_reference import TransformerNet as ExamplesNet
-from models_reference import randomized, visible
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +90,7 @@ def test_a_batch_takes_one_mix_per_image(two_styles):
     ({"style_index": 2}, "style_index"),
     ({"style_mix": (1.0, 0.0, 0.0)}, "style_mix"),
     ({"style_mix": (-1.0, 2.0)}, "style_mix"),
+    ({"style_mix": 0.5}, "style_mix"),
 ])
 def test_bad_style_choices_are_refused_naming_the_option(two_styles, options, option):
     with pytest.raises(OptionError, match=option) as refused:

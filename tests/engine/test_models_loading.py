@@ -46,6 +46,8 @@ def test_a_saved_adain_model_reloads_bit_identically(tmp_path):
     loaded = load_model(save_model(model, tmp_path / "adain.pth"))
     assert type(loaded) is AdaIN and loaded.alpha == 0.7 and _equal_states(loaded, model)
     assert np.array_equal(loaded.apply(IMAGE, style=STYLE), model.apply(IMAGE, style=STYLE))
+    with pytest.raises(NstError, match="leave out encoder="):
+        load_model(tmp_path / "adain.pth", encoder=tmp_path / "adain.pth")
 
 
 def test_options_given_at_load_override_the_files(tmp_path):
@@ -106,7 +108,7 @@ def test_a_file_that_would_run_code_is_refused(tmp_path):
 def test_a_pytorch_examples_file_loads_with_its_old_running_stats(tmp_path):
     reference = randomized(ExamplesNet()).eval()
     state = reference.state_dict()
-    for key in [k for k in state if k.endswith("in1.weight") or k.endswith("in2.weight")]:
+    for key in [k for k in state if k.endswith(("in1.weight", "in2.weight"))]:
         state[key.replace("weight", "running_mean")] = torch.zeros_like(state[key])  # as torch < 0.4 saved
         state[key.replace("weight", "running_var")] = torch.ones_like(state[key])
     torch.save(state, tmp_path / "mosaic.pth")

@@ -145,7 +145,7 @@ def adain(
     seed: Annotated[int, {"tooltip": "seeds the untrained initialisation of what no file gives"}] = 0,
 ) -> AdaIN:
     """Huang & Belongie 2017's arbitrary style transfer (AdaIN); untrained unless files are given."""
-    from .loading import load_encoder, load_model
+    from .loading import load_encoder, load_model  # here: loading imports this module
 
     if decoder is not None:
         return load_model(decoder, sha256=sha256, name="adain", encoder=encoder, encoder_sha256=encoder_sha256,

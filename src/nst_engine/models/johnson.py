@@ -15,7 +15,8 @@ Artistic Style"), where one network learns several styles and mixing the pairs b
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Sequence
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F
@@ -141,7 +142,8 @@ class TransformerNet(Model):
             style_index, style_mix = self.style_index, self.style_mix
         if style_mix is not None:
             mix = torch.as_tensor(style_mix, dtype=torch.float32)
-            if mix.shape[-1] != self.styles or mix.ndim > 2 or bool((mix < 0).any()) or not bool((mix.sum(-1) > 0).all()):
+            if mix.ndim not in (1, 2) or mix.shape[-1] != self.styles or bool((mix < 0).any()) \
+                    or not bool((mix.sum(-1) > 0).all()):
                 raise OptionError(f"model 'johnson': style_mix needs {self.styles} non-negative weights "
                                   f"with a positive sum, not {style_mix!r}", option="style_mix")
             return None if self.styles == 1 else mix / mix.sum(-1, keepdim=True)
@@ -186,7 +188,7 @@ def johnson(
     given = {k: v for k, v in (("styles", styles), ("style_index", style_index), ("style_mix", style_mix))
              if v is not None}
     if weights is not None:
-        from .loading import load_model
+        from .loading import load_model  # here: loading imports this module
 
         return load_model(weights, sha256=sha256, name="johnson", **given)
     with torch.random.fork_rng(devices=[]):

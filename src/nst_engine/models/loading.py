@@ -111,6 +111,8 @@ def load_model(
     path = Path(path).expanduser()
     state, digest = _read(path, sha256)
     if state.get("format") == FORMAT:
+        if encoder is not None:
+            raise OptionError(f"{path} is a whole saved model, encoder included: leave out encoder=")
         model = _from_saved(state, path, name, options)
         layout = FORMAT
     else:
