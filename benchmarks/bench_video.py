@@ -5,7 +5,8 @@ Run from the repository root::
     python benchmarks/bench_video.py --frames 24 --size 256
 
 Clips come from ``skimage.data`` (:mod:`nst_engine.video.synthetic`): a pan over
-``astronaut`` and a textured square sliding over ``brick``. Each is styled with
+``astronaut``, a zoom into it, and a textured square sliding over it (occluding and
+uncovering the background). Each is styled with
 random-multiscale (works offline) by independent frames, warm start only, the short-term
 temporal loss and the multi-pass schedule. Reported per configuration: the temporal error
 (:func:`nst_engine.metrics.temporal.temporal_error`, flow estimated from the input frames),
@@ -33,6 +34,28 @@ CONFIGS = {
 }
 
 
+def _pan(frames, size):
+    from nst_engine.video.synthetic import pan
+
+    return pan(frames=frames, size=size, speed=(3 * size / 256, size / 256))
+
+
+def _zoom(frames, size):
+    from nst_engine.video.synthetic import zoom
+
+    return zoom(frames=frames, size=size, factor=1.015)
+
+
+def _moving_object(frames, size):
+    from nst_engine.video.synthetic import moving_object
+
+    step = size / (2.0 * frames)  # the square crosses half the frame
+    return moving_object(frames=frames, size=size, speed=(step, 0.6 * step))
+
+
+CLIPS = {"pan": _pan, "zoom": _zoom, "moving object": _moving_object}
+
+
 def _run(clip, style, options, args):
     from nst_engine.video.stylize import stylize_video
 
@@ -49,6 +72,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150, help="steps of the first (and each independent) frame")
     parser.add_argument("--frame-steps", type=int, default=50, help="steps of each later frame")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--strip", help="write a PNG strip: rows = configurations, columns = frames")
     args = parser.parse_args()
 
@@ -57,12 +81,10 @@ def main() -> None:
 
     from nst_engine.metrics import gram_distances
     from nst_engine.metrics.temporal import temporal_error
-    from nst_engine.video.synthetic import moving_square, pan
 
     torch.set_num_threads(1)
     style = data.coffee()
-    clips = {"pan": pan(frames=args.frames, size=args.size, speed=(3, 1)),
-             "moving square": moving_square(frames=args.frames, size=args.size, speed=max(2, args.size // 64))}
+    clips = {name: CLIPS[name](args.frames, args.size) for name in args.clips}
     print(f"{args.frames} frames at {args.size}², random-multiscale, first frame {args.steps} steps, "
           f"later frames {args.frame_steps}")
     print("| clip | configuration | temporal error | × independent | style loss | × independent | s/frame | flow share |")
@@ -86,7 +108,7 @@ def main() -> None:
 
         from nst_engine.images import to_uint
 
-        picked = [f for clip_name, _, frames in rows if clip_name == "pan" for f in [np.concatenate(
+        picked = [f for clip_name, _, frames in rows if clip_name == args.clips[0] for f in [np.concatenate(
             [frames[i] for i in np.linspace(0, len(frames) - 1, 6).astype(int)], axis=1)]]
         imsave(args.strip, to_uint(np.concatenate(picked, axis=0)), check_contrast=False)
 

@@ -101,3 +101,27 @@ def test_bad_video_options_are_refused_before_any_frame(clip, style_image, optio
 def test_frames_of_different_sizes_are_refused(style_image):
     with pytest.raises(OptionError, match="frame 1"):
         stylize_video([np.zeros((16, 16, 3)), np.zeros((16, 20, 3))], style_image, **QUICK)
+
+
+def test_what_comes_into_view_starts_from_the_content_and_the_rest_from_the_warped_result(
+        clip, style_image, monkeypatch):
+    from nst_engine.video import stylize as video
+    from nst_engine.video.flow import flow_pair, warp
+
+    starts = []
+    real = video.iter_stylize
+
+    def spy(content, style, **kwargs):
+        starts.append((content, kwargs.get("init_image")))
+        return real(content, style, **kwargs)
+
+    monkeypatch.setattr(video, "iter_stylize", spy)
+    result = stylize_video(clip.frames[:2], style_image, coherence="warped", **QUICK)
+    content, start = starts[1]
+    forward, backward = flow_pair(starts[0][0], content)
+    weights = consistency_weights(forward, backward)
+    unseen, seen = weights < 1e-3, weights > 1 - 1e-3
+    assert unseen.any() and seen.any()  # the pan brings a strip into view
+    np.testing.assert_allclose(start[unseen], content[unseen], atol=1e-3)
+    warped = warp(result.frames[0], backward)
+    np.testing.assert_allclose(start[seen], warped[seen], atol=1e-3)

@@ -240,15 +240,16 @@ def iter_stylize_video(
             return {"init_image": previous[0]}
         warps = [flows.toward(n, index) for n in neighbours]
         warped = [warp(image, backward) for image, (backward, _) in zip(previous, warps)]
+        start = _filled(warped[0], warps[0][1], inputs[index])
         if coherence == "warped":
-            return {"init_image": warped[0]}
+            return {"init_image": start}
         reliable = long_term_weights([c for _, c in warps]) if len(warps) > 1 else [warps[0][1]]
         guides = {}
         for offset_index, (image, weight) in enumerate(zip(warped, reliable)):
             guides[previous_ref(offset_index + 1)] = image
             guides[previous_weight_ref(offset_index + 1)] = weight
         return {
-            "init_image": warped[0], "guides": guides,
+            "init_image": start, "guides": guides,
             "losses": {**weights, "temporal": temporal_weight},
             "loss_options": {**base["loss_options"], "temporal": {"offsets": tuple(range(1, len(warped) + 1))}},
         }
@@ -325,6 +326,14 @@ def iter_stylize_video(
         "cancelled": cancelled,
     }
     return VideoResult(done, provenance)
+
+
+def _filled(warped: np.ndarray, weights: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """A frame's start: the warped previous result where the flow is reliable, its own content
+    where it is not. Warping smears the edge pixels into what comes into view (disocclusions);
+    a frame's few steps do not undo those streaks, but stylise its content there as frame 0's."""
+    reliable = weights[..., None]
+    return (reliable * warped + (1.0 - reliable) * content).astype(np.float32)
 
 
 def _prefix(finished: list[np.ndarray | None]) -> int:
