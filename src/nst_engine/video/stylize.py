@@ -89,8 +89,9 @@ class FrameSink(Protocol):
     def reusable(self, index: int, key: str) -> np.ndarray | None:
         """The frame stored under ``key`` at ``index``, or ``None``."""
 
-    def put(self, index: int, image: np.ndarray, key: str) -> None:
-        """Store a finished frame (atomically: whole or not at all)."""
+    def put(self, index: int, image: np.ndarray, key: str) -> np.ndarray | None:
+        """Store a finished frame (atomically: whole or not at all); return it as stored (what
+        :meth:`reusable` would give back), or ``None`` when it is stored exactly."""
 
 
 def _digest(*parts: Any) -> str:
@@ -186,7 +187,9 @@ def iter_stylize_video(
     sink
         Receives each finished frame with a key naming everything it depends on (options,
         style, this and earlier input frames); a frame it already holds under that key is
-        reused, so an interrupted run resumes. Multi-pass runs store only their last pass.
+        reused, so an interrupted run resumes; later frames follow each frame as the sink stored
+        it, so the resumed run gives what an uninterrupted one would have, bit for bit.
+        Multi-pass runs store only their last pass.
     cancel
         A ``threading.Event``: the run stops within one backbone layer and returns the
         frames finished so far, marked cancelled.
@@ -283,7 +286,10 @@ def iter_stylize_video(
         records[index].update(steps_run=result.provenance.get("steps_run"),
                               seconds=round(time.perf_counter() - frame_started, 3))
         if sink is not None and passes == 1:
-            sink.put(index, result.image, key)
+            stored = sink.put(index, result.image, key)
+            if stored is not None:  # the next frames follow the frame as stored: a resumed run is the same run
+                result = StyleResult(stored, result.provenance)
+                results[index], finished[index] = result, stored
         yield FrameEvent(index, count, 0, passes, image=result.image)
     # Later passes, alternately backwards and forwards (Ruder et al. 2016, sec. 3.3).
     for pass_index in range(1, passes if not cancelled else 1):
