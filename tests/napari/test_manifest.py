@@ -47,9 +47,9 @@ def test_every_command_resolves(manifest: PluginManifest) -> None:
 
 def test_widgets_are_in_plugins_and_layer_filter_menus(manifest: PluginManifest) -> None:
     names = {w.display_name for w in manifest.contributions.widgets}
-    assert names == {"Style Transfer", "Color Transfer", "Evaluate", "Provenance"}
+    assert names == {"Style Transfer", "Color Transfer", "Fast Style", "Evaluate", "Provenance"}
     filters = {item.command for item in manifest.contributions.menus["napari/layers/filter"]}
-    assert {"napari-nst.style_transfer", "napari-nst.color_transfer"} <= filters
+    assert {"napari-nst.style_transfer", "napari-nst.color_transfer", "napari-nst.fast_style"} <= filters
 
 
 def test_settings_and_samples_are_declared(manifest: PluginManifest) -> None:
