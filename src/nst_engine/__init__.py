@@ -38,6 +38,7 @@ _LAZY = {
     "iter_stylize_video": "video.stylize",
     "load_model": "models.loading",
     "save_model": "models.loading",
+    "train": "training.loop",
 }
 
 
@@ -60,6 +61,7 @@ __all__ = [
     "iter_stylize_video",
     "load_model",
     "save_model",
+    "train",
     "__version__",
     "PLUGIN_API_VERSION",
     "NstError",
