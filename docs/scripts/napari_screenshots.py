@@ -165,7 +165,45 @@ def evaluate() -> None:
     _save(viewer, "evaluate")
 
 
-SHOTS = {"laptop": laptop, "style": style, "mask": mask, "stack": stack, "color": color, "evaluate": evaluate}
+def fast() -> None:
+    """Fast Style on a short time series: a seeded, untrained two-style TransformerNet (no
+    download), every plane done, following the sliders."""
+    import tempfile
+
+    import torch
+
+    from nst_engine.models import johnson, save_model
+
+    model = johnson(styles=2, seed=0)
+    noise = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # untrained: give the two styles their own (gamma, beta), the output mid-gray's spread
+        for parameter in model.parameters():
+            if parameter.ndim == 2:
+                parameter.add_(0.5 * torch.randn(parameter.shape, generator=noise))
+        model.deconv3.conv2d.weight.mul_(100.0)
+        model.deconv3.conv2d.bias.fill_(127.5)
+    path = save_model(model, Path(tempfile.mkdtemp()) / "untrained-two-styles.pth")
+    viewer = _viewer()
+    photo = data.chelsea()
+    frames = np.stack([photo[:, 20 * t : 20 * t + 300] for t in range(5)])
+    content = viewer.add_image(frames, name="pan (T, Y, X, 3)", rgb=True, axis_labels=("t", "y", "x"))
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Fast Style")
+    widget.model_file.value = path
+    _wait(lambda: not widget.running)
+    widget.content.value = content
+    widget.planes.value = "all planes"
+    widget.style_index.value = 1
+    widget.apply()
+    _wait(lambda: not widget.running)
+    widget.follow.value = True
+    viewer.dims.set_current_step(0, 3)
+    _wait(lambda: not widget.running)
+    content.visible = False
+    _save(viewer, "fast-style")
+
+
+SHOTS = {"laptop": laptop, "style": style, "mask": mask, "stack": stack, "color": color, "evaluate": evaluate,
+         "fast": fast}
 
 
 def main(names: list[str]) -> int:

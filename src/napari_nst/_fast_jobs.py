@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from nst_engine.devices import resolve_device
+from nst_engine.errors import OptionError
 from nst_engine.images import max_side_shape, resize_to, to_unit_float
 from nst_engine.models import Model, load_model
 
@@ -27,7 +28,10 @@ from ._layers import to_unit
 from ._lazy import LazyPlane, read_plane, read_style
 from ._workers import RunFailed, failure_message
 
-__all__ = ["MAX_STYLE_SIDE", "LoadedModel", "FastJob", "FastPlane", "FastResult", "load_fast_model", "fast_job"]
+__all__ = [
+    "MAX_STYLE_SIDE", "LoadedModel", "FastJob", "FastPlane", "FastResult", "load_fast_model", "call_options",
+    "fast_job",
+]
 
 #: A style image is reduced to this longer side before it is encoded: pytorch-AdaIN's default
 #: ``style_size`` (Huang & Belongie 2017 train and test at 512), and each plane encodes it again.
@@ -67,6 +71,28 @@ def load_fast_model(path: str, *, sha256: str | None = None, device: str = "auto
         return LoadedModel(model, str(Path(path).expanduser()), digest, time.perf_counter() - started)
     except Exception as exc:
         raise RunFailed(failure_message("Loading the model", exc)) from exc
+
+
+def call_options(model: Model, *, styles: int, style_index: int, mix: str, alpha: float) -> dict[str, Any]:
+    """The per-call options of ``model`` from the form: AdaIN's ``alpha``; a CIN model's style or mix.
+
+    ``mix`` is the form's text, weights separated by commas (empty: ``style_index`` alone).
+    """
+    if model.needs_style:
+        return {"alpha": float(alpha)} if "alpha" in model.call_options else {}
+    if styles <= 1 or "style_index" not in model.call_options:
+        return {}
+    text = mix.strip()
+    if not text:
+        return {"style_index": int(style_index)}
+    try:
+        weights = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise OptionError(f"mix must be {styles} numbers separated by commas, not {text!r}",
+                          option="style_mix") from None
+    if len(weights) != styles:
+        raise OptionError(f"mix needs {styles} weights, one per style, not {len(weights)}", option="style_mix")
+    return {"style_mix": weights}
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
 
+from napari_nst._fast_jobs import call_options
 from napari_nst._layers import output_geometry, output_hw
 from napari_nst._qt import fast_style
 from napari_nst._qt.fast_style import FastStyleWidget
 from napari_nst._settings import RunSettings
+from nst_engine.errors import OptionError
 from nst_engine.images import resize_to, to_unit_float
 from nst_engine.models import adain, johnson, load_model, save_model
 
@@ -169,8 +173,9 @@ def test_follow_the_sliders_does_the_newest_plane(viewer, stack, widget, wait_id
     assert result.metadata["nst"]["planes_done"] == [[0]]
     viewer.dims.set_point(0, 2)
     wait_idle(widget)
-    np.testing.assert_allclose(result.data[2, ..., :3], _expected(model_files["cin"], data[2], style_index=0), atol=1e-5)
-    # Scrubbing during a run leaves one request, for the plane shown when the run ends: 1 runs, then 3 (not 2).
+    expected = _expected(model_files["cin"], data[2], style_index=0)
+    np.testing.assert_allclose(result.data[2, ..., :3], expected, atol=1e-5)
+    # 1 runs; 2 (done already) and 3 leave one request, for the plane shown when 1 is done.
     viewer.dims.set_point(0, 1)
     viewer.dims.set_point(0, 2)
     viewer.dims.set_point(0, 3)
@@ -216,3 +221,47 @@ def test_a_changed_model_file_is_refused(viewer, images, dock, wait_idle, model_
     wait_idle(widget)
     assert widget.model is None and "expected 0000" in widget.status.value
     np.testing.assert_array_equal(content.data, before)
+
+
+def test_cancel_keeps_the_planes_done(viewer, stack, widget, wait_idle, monkeypatch) -> None:
+    layer, _ = stack
+    model = widget.model.model
+    apply = model.apply
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)
+        return apply(*args, **kwargs)
+
+    monkeypatch.setattr(model, "apply", slow)
+    widget.content.value, widget.planes.value = layer, "all planes"
+    worker = widget.apply()
+    worker.yielded.connect(widget.cancel)  # after the first plane
+    wait_idle(widget)
+    result = viewer.layers["stack fast (cin)"]
+    done = result.metadata["nst"]["planes_done"]
+    assert 1 <= len(done) < 4 and result.metadata["nst"]["state"] == "cancelled"
+    assert all((result.data[t, ..., 3] == 1).all() == ([t] in done) for t in range(4))
+    assert widget.status.value.startswith("cancelled:") and widget.apply_button.enabled
+    widget.apply()  # goes on with the planes not done
+    wait_idle(widget)
+    assert result.metadata["nst"]["planes_done"] == [[0], [1], [2], [3]]
+
+
+def test_a_failed_run_leaves_no_empty_layer(viewer, widget, wait_idle, notifications) -> None:
+    widget.content.value = viewer.add_image(np.zeros((4, 4, 3), np.uint8), name="tiny", rgb=True)
+    layers = len(viewer.layers)
+    widget.apply()
+    wait_idle(widget)
+    assert len(viewer.layers) == layers
+    assert widget.status.is_error
+    assert "Fast style failed: model 'johnson' needs images of at least 5" in widget.status.value
+    assert "needs images of at least 5" in notifications.errors()[-1]
+
+
+def test_call_options_from_the_form(model_files) -> None:
+    cin, ada = load_model(model_files["cin"]), load_model(model_files["adain"])
+    assert call_options(cin, styles=2, style_index=1, mix=" ", alpha=0.3) == {"style_index": 1}
+    assert call_options(cin, styles=2, style_index=1, mix="1; 2", alpha=0.3) == {"style_mix": [1.0, 2.0]}
+    assert call_options(ada, styles=1, style_index=1, mix="", alpha=0.3) == {"alpha": 0.3}
+    with pytest.raises(OptionError, match="numbers separated by commas"):
+        call_options(cin, styles=2, style_index=0, mix="a, b", alpha=1.0)

@@ -24,25 +24,18 @@ import numpy as np
 from magicgui.widgets import CheckBox, Container, FileEdit, FloatSlider, Label, LineEdit, PushButton, SpinBox
 from napari.qt.threading import FunctionWorker, GeneratorWorker, create_worker
 from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QSizePolicy
 
 from nst_engine.errors import NstError, OptionError
 
-from .. import __version__
-from .._fast_jobs import FastJob, FastPlane, FastResult, LoadedModel, fast_job, load_fast_model
-from .._layers import (
-    current_index,
-    is_stack,
-    layer_data,
-    leading_axes,
-    output_geometry,
-    output_hw,
-    plane_indices,
-    result_kwargs,
-)
-from .._lazy import capture_plane, is_lazy, lazy_levels, plane_note
+from .._fast_jobs import FastJob, FastPlane, FastResult, LoadedModel, call_options, fast_job, load_fast_model
+from .._fast_results import mark_done, planes_done, result_layer
+from .._layers import current_index, is_stack, layer_data, leading_axes, output_hw, plane_indices
+from .._lazy import capture_plane, is_lazy, lazy_levels
 from .._settings import run_settings
 from ._common import (
     ALL_PLANES,
+    CURRENT_PLANE,
     engine_ready,
     image_picker,
     notify_error,
@@ -77,10 +70,15 @@ class FastStyleWidget(Panel):
         self.model_file = FileEdit(name="model_file", label="model", mode="r", filter="*.pt *.pth")
         self.model_file.tooltip = "a model saved by nst_engine.models.save_model, or a pytorch/examples .pth"
         self.sha256 = LineEdit(name="sha256", label="SHA-256", value="")
-        self.sha256.tooltip = "optional: the file's expected SHA-256 (or its first 8+ hex digits); a file that differs is refused"
-        self.model_info = Label(name="model_info", label="", value="no model loaded")
+        self.sha256.tooltip = ("optional: the file's expected SHA-256 (or its first 8+ hex digits); "
+                               "a file that differs is refused")
+        self.model_info = Label(name="model_info", label="loaded", value="no model loaded")
         self.model_info.tooltip = "the loaded model: its kind, styles and parameters"
-        self.content = image_picker(viewer, name="content", label="content", tooltip="the layer to stylise; never modified")
+        self.model_info.native.setWordWrap(True)
+        # Ignored: a long summary wraps in the width it gets instead of widening the panel.
+        self.model_info.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.content = image_picker(viewer, name="content", label="content",
+                                    tooltip="the layer to stylise; never modified")
         self.planes = plane_picker(tooltip="a stack: Apply stylises the plane under the sliders or every plane")
         self.style_index = SpinBox(name="style_index", label="style", min=0, max=0, value=0)
         self.style_index.tooltip = "which of the model's learnt styles to apply, from 0"
@@ -249,7 +247,9 @@ class FastStyleWidget(Panel):
             self._queued = True
             return
         layer = self.content.value
-        if layer is not None and is_stack(layer):
+        # In the viewer still: closing the viewer removes the layers, then moves the sliders.
+        if layer is not None and is_stack(layer) and any(found.unique_id == layer.unique_id
+                                                         for found in self._viewer.layers):
             self._request(None)
 
     def _request(self, planes: str | None) -> GeneratorWorker | None:
@@ -266,17 +266,18 @@ class FastStyleWidget(Panel):
                 self._start_load()
             return None
         try:
-            job, info = self._make_job(planes or "current plane", skip_done=True)
+            job, info = self._make_job(planes or CURRENT_PLANE)
         except NstError as exc:
             self._fail(f"Fast style: {exc}")
             return None
         if not job.indices:
-            self.status.value = f"{info['output'].name}: {_planes_text(info['wanted'])} already done with these settings"
+            done = _planes_text(info["wanted"])
+            self.status.value = f"{info['output'].name}: {done} already done with these settings"
             return None
         return self._start(job, info)
 
-    def _make_job(self, planes: str, *, skip_done: bool) -> tuple[FastJob, dict]:
-        """Capture the planes and options of a run on the main thread; raises ``NstError`` on bad input."""
+    def _make_job(self, planes: str) -> tuple[FastJob, dict]:
+        """Capture the planes not done yet and the options of a run (main thread); raises ``NstError``."""
         loaded = self.model
         layer = self.content.value
         if layer is None:
@@ -285,7 +286,8 @@ class FastStyleWidget(Panel):
         style_layer = self.style.value if model.needs_style else None
         if model.needs_style and style_layer is None:
             raise OptionError(f"model {model.name!r} takes its style from an image: choose a style image layer")
-        options = self._call_options(loaded)
+        options = call_options(model, styles=loaded.styles, style_index=int(self.style_index.value),
+                               mix=self.style_mix.value, alpha=float(self.alpha.value))
         data = layer_data(layer)
         lead = leading_axes(layer)
         source_hw = tuple(int(n) for n in np.shape(data)[lead : lead + 2])
@@ -300,54 +302,16 @@ class FastStyleWidget(Panel):
             "style_layer": None if style_layer is None else style_layer.name,
             "style_plane": None if style_index is None else list(style_index),
         }
-        output = self._output(layer, loaded, config, tuple(np.shape(data)[:lead]) + out_hw, source_hw)
-        done = _done(output)
-        indices = tuple(i for i in wanted if i not in done) if skip_done else wanted
+        output = result_layer(self._viewer, layer, loaded, config, shape=tuple(np.shape(data)[:lead]) + out_hw,
+                              source_hw=source_hw, index=current)
+        done = planes_done(output)
+        indices = tuple(i for i in wanted if i not in done)
         job = FastJob(
             model=model, content=lazy_levels(layer) if is_lazy(layer) else data,
             content_limits=tuple(float(v) for v in layer.contrast_limits), indices=indices, out_hw=out_hw,
             size=size, style=None if style_layer is None else capture_plane(style_layer, style_index), options=options,
         )
         return job, {"output": output, "wanted": wanted, "shown": current if stack else None, "layer": layer}
-
-    def _call_options(self, loaded: LoadedModel) -> dict[str, Any]:
-        if loaded.model.needs_style:
-            return {"alpha": float(self.alpha.value)}
-        if loaded.styles <= 1:
-            return {}
-        text = self.style_mix.value.strip()
-        if not text:
-            return {"style_index": int(self.style_index.value)}
-        try:
-            mix = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
-        except ValueError:
-            raise OptionError(f"mix must be {loaded.styles} numbers separated by commas, not {text!r}",
-                              option="style_mix") from None
-        if len(mix) != loaded.styles:
-            raise OptionError(f"mix needs {loaded.styles} weights, one per style, not {len(mix)}", option="style_mix")
-        return {"style_mix": mix}
-
-    def _output(self, layer: Any, loaded: LoadedModel, config: dict, shape: tuple[int, ...],
-                source_hw: tuple[int, int]) -> Any:
-        """The result layer of ``layer`` and the model, made (or emptied) for ``config``."""
-        name = f"{layer.name} fast ({Path(loaded.path).stem})"
-        existing = next((found for found in self._viewer.layers
-                         if found.name == name and found.metadata.get("nst", {}).get("kind") == "fast_style"), None)
-        nst = dict(existing.metadata.get("nst", {})) if existing is not None else {}
-        if existing is not None and nst.get("config") == config and existing.data.shape == shape + (4,):
-            return existing
-        data = np.zeros(shape + (4,), np.float32)  # alpha 0: planes not done show the content through
-        provenance = _provenance(layer, loaded, config, index=current_index(layer, self._viewer))
-        if existing is None:
-            kwargs = result_kwargs(layer, data, name=name, metadata={"nst": provenance}, source_hw=source_hw,
-                                   leading=leading_axes(layer) > 0, rgb=True)
-            return self._viewer.add_image(data, **kwargs)
-        geometry = output_geometry(layer, source_hw, shape[-2:], leading=leading_axes(layer) > 0)
-        existing.data = data
-        existing.scale, existing.translate = geometry["scale"], geometry["translate"]
-        existing.contrast_limits = (0.0, 1.0)
-        existing.metadata = {**dict(existing.metadata), "nst": provenance}
-        return existing
 
     def _start(self, job: FastJob, info: dict) -> GeneratorWorker:
         worker = create_worker(fast_job, job, _start_thread=False, _ignore_errors=True)
@@ -386,9 +350,7 @@ class FastStyleWidget(Panel):
             target[..., 3] = 1.0
             run.done.append(plane.index)
         output.refresh()
-        nst = dict(output.metadata.get("nst", {}))
-        output.metadata = {**dict(output.metadata), "nst": {**nst, "planes_done": _sorted(_done(output) | set(run.done)),
-                                                             "state": "running"}}
+        mark_done(output, run.done, state="running")
         latest = planes[-1]
         self.set_progress(latest.done, latest.total)
         where = f"plane {list(latest.index)} · " if latest.index else ""
@@ -401,8 +363,7 @@ class FastStyleWidget(Panel):
         output = run.info["output"]
         state = "cancelled" if result.cancelled else "done"
         if any(layer.unique_id == output.unique_id for layer in self._viewer.layers):
-            nst = dict(output.metadata.get("nst", {}))
-            output.metadata = {**dict(output.metadata), "nst": {**nst, "state": state}}
+            mark_done(output, run.done, state=state)
         what = _planes_text(result.planes) if result.planes else "no plane"
         self.status.value = f"{state}: {output.name}, {what} in {result.seconds:.1f} s"
 
@@ -411,6 +372,12 @@ class FastStyleWidget(Panel):
             return
         self._flush()
         self._queued = False
+        output = run.info["output"]
+        if any(layer.unique_id == output.unique_id for layer in self._viewer.layers):
+            if planes_done(output):
+                mark_done(output, run.done, state=f"failed: {exc}")
+            else:  # nothing to show: leave no empty layer behind
+                self._viewer.layers.remove(output)
         self._fail(str(exc), exc)
 
     def _on_finished(self, run: _Run) -> None:
@@ -466,38 +433,7 @@ class _Run:
     ended: bool = False
 
 
-def _done(output: Any) -> set[tuple[int, ...]]:
-    return {tuple(p) for p in output.metadata.get("nst", {}).get("planes_done", [])}
-
-
-def _sorted(planes: set[tuple[int, ...]]) -> list[list[int]]:
-    return [list(p) for p in sorted(planes)]
-
-
 def _planes_text(planes: tuple[tuple[int, ...], ...]) -> str:
     if len(planes) == 1:
         return f"plane {list(planes[0])}" if planes[0] else "the image"
     return f"{len(planes)} planes"
-
-
-def _provenance(layer: Any, loaded: LoadedModel, config: dict, *, index: tuple[int, ...]) -> dict:
-    """What ``metadata["nst"]`` records: the model file and its SHA-256, options, planes done."""
-    return {
-        "kind": "fast_style",
-        "model_file": loaded.path,
-        "model_sha256": loaded.sha256,
-        "model": loaded.model.describe(),
-        "options": dict(config["options"]),
-        "size": config["size"],
-        "config": config,
-        "planes_done": [],
-        "state": "empty",
-        "napari": {
-            "plugin": "napari-nst",
-            "plugin_version": __version__,
-            "content_layer": layer.name,
-            "style_layer": config["style_layer"],
-            "style_plane": config["style_plane"],
-            "input_scaling": plane_note(layer, index),
-        },
-    }
