@@ -6,7 +6,7 @@
 ``summary`` (summary.csv / summary.json). See docs/batch.md.
 """
 
-from .jobs import Job, cross_jobs, read_manifest
+from .jobs import Job, apply_jobs, cross_jobs, read_manifest
 from .runner import BatchEvent, BatchResult, batch, run_batch
 
-__all__ = ["Job", "cross_jobs", "read_manifest", "BatchEvent", "BatchResult", "batch", "run_batch"]
+__all__ = ["Job", "apply_jobs", "cross_jobs", "read_manifest", "BatchEvent", "BatchResult", "batch", "run_batch"]

@@ -21,7 +21,7 @@ from ..errors import OptionError
 
 __all__ = [
     "Job", "ManifestRow", "IMAGE_SUFFIXES", "DEFAULT_NAME", "expand_inputs", "count_planes",
-    "read_manifest", "output_name", "cross_jobs", "job_hash", "check_jobs",
+    "read_manifest", "output_name", "cross_jobs", "apply_jobs", "job_hash", "check_jobs",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -33,11 +33,12 @@ DEFAULT_PLANE_NAME = "{content}_{plane}__{style}.png"
 
 @dataclass(frozen=True)
 class Job:
-    """One output to make: ``task`` (``"stylize"`` or ``"color"``) on ``content`` (its plane
-    ``plane`` when a stack) with ``styles`` (for color, the one reference).
+    """One output to make: ``task`` (``"stylize"``, ``"color"`` or ``"apply"``) on ``content``
+    (its plane ``plane`` when a stack) with ``styles`` (for color, the one reference; for
+    apply, the style image of a model that takes one, else none).
 
-    ``options`` are the engine's keyword arguments (``iter_stylize``'s, or for color
-    ``method`` and the transfer's ``options``); ``row`` is the manifest row it came from;
+    ``options`` are the engine's keyword arguments (``iter_stylize``'s; for color ``method``
+    and the transfer's ``options``; for apply, :func:`apply_jobs`'); ``row`` is the manifest row it came from;
     ``error`` says why the job cannot run (it is then recorded, never submitted).
     """
 
@@ -171,6 +172,23 @@ def cross_jobs(task: str, contents: Sequence[str | os.PathLike], styles: Sequenc
                                                         index=len(jobs))
                 jobs.append(Job(task, content, (style,), str(output), dict(options), plane))
     return jobs
+
+
+def apply_jobs(contents: Sequence[str | os.PathLike], outputs: Sequence[str | os.PathLike], *,
+               model: str | os.PathLike, model_name: str, sha256: str, style: str | os.PathLike | None = None,
+               options: Mapping[str, Any] | None = None) -> list[Job]:
+    """One ``"apply"`` job per content image: the saved model ``model`` (checked against the full
+    ``sha256``, which the job hash covers, so a changed model file redoes the outputs).
+
+    ``options`` are :class:`~nst_engine.models.applying.ModelRun`'s (``size``, ``color``,
+    ``color_options``, ``device``, ``precision``, ``threads``, the model's call options).
+    """
+    if len(contents) != len(outputs):
+        raise OptionError(f"apply_jobs: {len(contents)} contents but {len(outputs)} outputs")
+    shared = {"model": str(Path(model).resolve()), "model_name": model_name, "model_sha256": sha256,
+              **dict(options or {})}
+    styles = () if style is None else (str(style),)
+    return [Job("apply", str(content), styles, str(output), dict(shared)) for content, output in zip(contents, outputs)]
 
 
 def _identity(path: str) -> list[Any]:

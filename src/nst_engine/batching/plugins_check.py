@@ -28,6 +28,12 @@ def required_entries(jobs: Iterable[Job]) -> set[tuple[str, str]]:
         if job.task == "color":
             needed.add(("color_transfers", options.get("method", "histogram")))
             continue
+        if job.task == "apply":
+            needed.add(("models", options["model_name"]))
+            mode = str(options.get("color") or "none")
+            if ":" in mode:
+                needed.add(("color_transfers", mode.split(":", 1)[1]))
+            continue
         for option, kind in _KIND.items():
             needed.add((kind, options.get(option, "vgg19" if option == "backbone" else "lbfgs")))
         needed.update(("losses", name) for name in (options.get("losses") or {}))

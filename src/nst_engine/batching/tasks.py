@@ -7,6 +7,7 @@ sidecar appear together or not at all, so a worker killed mid-job leaves no part
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import time
@@ -77,6 +78,9 @@ def warm_up(tasks: list[str]) -> None:
 
     if "stylize" in tasks:
         from .. import pipeline  # noqa: F401
+    if "apply" in tasks:
+        from ..backbones import weights  # noqa: F401 - load_model reads through it (torchvision: seconds)
+        from ..models import applying  # noqa: F401
 
 
 def read_content(job: Job) -> np.ndarray:
@@ -121,6 +125,34 @@ def _color(job: Job, content: np.ndarray) -> tuple[np.ndarray, dict]:
     return to_unit_float(result), provenance
 
 
+@functools.lru_cache(maxsize=2)
+def _model(path: str, sha256: str) -> Any:
+    """The job's model, loaded once per worker (checked against the client's SHA-256), not once per job."""
+    from ..models.loading import load_model
+
+    return load_model(path, sha256=sha256)
+
+
+def _apply(job: Job, content: np.ndarray, threads: int | None) -> tuple[np.ndarray, dict]:
+    from ..files import read_image
+    from ..models.applying import ModelRun
+
+    options = dict(job.options)
+    path, sha256 = options.pop("model"), options.pop("model_sha256")
+    options.pop("model_name", None)
+    if options.get("threads") is None:
+        options["threads"] = threads or _share_of_cores()
+    style = read_image(job.styles[0]) if job.styles else None
+    started = time.perf_counter()
+    run = ModelRun(_model(path, sha256), style=style, **options)
+    image = run([content])[0]
+    provenance = dict(run.describe(), content=job.content, style=job.styles[0] if job.styles else None,
+                      model_file=Path(path).name, model_sha256=sha256, options=job.options,
+                      content_shape=list(content.shape), output_shape=list(image.shape),
+                      seconds=round(time.perf_counter() - started, 4))
+    return image, provenance
+
+
 def _metrics(job: Job, content: np.ndarray, image: np.ndarray) -> dict[str, Any]:
     from ..evaluation import evaluate
     from ..files import read_image
@@ -155,7 +187,12 @@ def run_job(job: Job, job_hash: str, *, threads: int | None = None, evaluate: bo
     started = time.perf_counter()
     _reset_peak()
     content = read_content(job)
-    image, provenance = _stylize(job, content, threads) if job.task == "stylize" else _color(job, content)
+    if job.task == "stylize":
+        image, provenance = _stylize(job, content, threads)
+    elif job.task == "apply":
+        image, provenance = _apply(job, content, threads)
+    else:
+        image, provenance = _color(job, content)
     provenance["batch"] = {"job_hash": job_hash, "plane": job.plane, "row": job.row}
     Path(job.output).parent.mkdir(parents=True, exist_ok=True)
     write_image(job.output, image, provenance=provenance)

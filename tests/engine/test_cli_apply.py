@@ -1,0 +1,191 @@
+"""``nst apply``: a saved model over images, folders, stacks and frame folders; options, refusals, resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+from models_reference import randomized, visible
+
+from nst_engine.files import read_image, read_provenance, write_image
+from nst_engine.images import to_uint
+from nst_engine.models import TransformerNet, adain, save_model
+from nst_engine.video.frame_reading import open_frames
+from nst_engine.video.frame_writing import read_video_provenance
+
+from cli_helpers import run
+
+#: 8-bit PNG outputs: one level of rounding apart at most.
+LEVEL = 1 / 255 + 1e-6
+
+
+@pytest.fixture(scope="module")
+def cin():
+    """A two-style CIN network whose styles differ, its output spread over [0, 1]."""
+    model = randomized(TransformerNet(styles=2)).eval()
+    visible(model.deconv3.conv2d, gain=50.0, offset=127.5)
+    return model
+
+
+@pytest.fixture
+def model_file(tmp_path, cin):
+    return save_model(cin, tmp_path / "cin.pt")
+
+
+@pytest.fixture
+def image_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        write_image(folder / f"im{i}.png", rng.random((24, 30, 3)))
+    return folder
+
+
+@pytest.fixture
+def stack(tmp_path):
+    path = tmp_path / "stack.tif"
+    frames = (np.random.default_rng(1).random((4, 20, 24, 3)) * 255).astype(np.uint8)
+    tifffile.imwrite(path, frames, photometric="rgb")
+    return path, frames
+
+
+def _expected(model, path, **options):
+    return to_uint(model.apply(read_image(path), **options)) / 255
+
+
+@pytest.fixture
+def scheduler():
+    """An in-process scheduler and worker thread: the Dask path without starting worker processes (seconds each)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
+def test_a_folder_of_images_gets_one_output_each_equal_to_model_apply_and_a_rerun_skips_them(
+        cin, model_file, image_dir, tmp_path, capsys, scheduler):
+    out = tmp_path / "out"
+    code, _, err = run(["apply", str(model_file), str(image_dir), "-o", str(out), "--scheduler", scheduler, "-q"],
+                       capsys)
+    assert code == 0, err
+    for i in range(3):
+        got = read_image(out / f"im{i}.png") / 255
+        np.testing.assert_allclose(got, _expected(cin, image_dir / f"im{i}.png"), atol=LEVEL)
+        provenance = read_provenance(out / f"im{i}.png")
+        assert provenance["model_file"] == "cin.pt" and len(provenance["model_sha256"]) == 64
+        assert provenance["method"] == "feed-forward" and provenance["model"]["name"] == "johnson"
+    stamp = (out / "im1.png").stat().st_mtime_ns
+    code, _, err = run(["apply", str(model_file), str(image_dir), "-o", str(out)], capsys)
+    assert code == 0, err
+    # Nothing left to do: no cluster is started (none is given), no output rewritten.
+    assert "0 done, 3 skipped, 0 failed" in err and (out / "im1.png").stat().st_mtime_ns == stamp
+
+
+def test_one_image_runs_here_with_provenance_and_a_rerun_skips_it(cin, model_file, image_dir, tmp_path, capsys):
+    out = tmp_path / "one.png"
+    code, _, err = run(["apply", str(model_file), str(image_dir / "im0.png"), "-o", str(out)], capsys)
+    assert code == 0 and f"wrote {out}" in err
+    np.testing.assert_allclose(read_image(out) / 255, _expected(cin, image_dir / "im0.png"), atol=LEVEL)
+    with Image.open(out) as png:  # in the image too, not only in the sidecar
+        embedded = json.loads(png.text["nst"])
+    assert embedded["model_file"] == "cin.pt" and embedded == json.loads((tmp_path / "one.png.json").read_text())
+    code, _, err = run(["apply", str(model_file), str(image_dir / "im0.png"), "-o", str(out)], capsys)
+    assert code == 0 and "skipped" in err
+    code, _, err = run(["apply", str(model_file), str(image_dir / "im0.png"), "-o", str(out), "--style-index", "1"],
+                       capsys)
+    assert code == 0 and "wrote" in err  # other options: made again
+
+
+def test_style_index_picks_a_style_and_a_one_hot_mix_equals_it(cin, model_file, image_dir, tmp_path, capsys):
+    source = str(image_dir / "im0.png")
+    outs = {}
+    for name, flags in {"i0": ["--style-index", "0"], "i1": ["--style-index", "1"], "mix": ["--style-mix", "1,0"]}.items():
+        code, _, err = run(["apply", str(model_file), source, "-o", str(tmp_path / f"{name}.png"), *flags, "-q"], capsys)
+        assert code == 0, err
+        outs[name] = read_image(tmp_path / f"{name}.png")
+    assert np.abs(outs["i0"].astype(int) - outs["i1"].astype(int)).mean() > 5
+    assert np.array_equal(outs["mix"], outs["i0"])
+    assert read_provenance(tmp_path / "mix.png")["call_options"] == {"style_mix": [1.0, 0.0]}
+
+
+def test_a_tiff_stack_becomes_a_stack_of_all_frames_at_the_size_asked(cin, model_file, stack, tmp_path, capsys):
+    path, frames = stack
+    out = tmp_path / "out.tif"
+    code, _, err = run(["apply", str(model_file), str(path), "-o", str(out), "--batch-size", "3", "--size", "48"],
+                       capsys)
+    assert code == 0, err
+    assert "4 frames, 0 reused" in err
+    written = tifffile.imread(out)
+    assert written.shape == (4, 40, 48, 3) and written.dtype == np.uint16
+    provenance = read_video_provenance(out)
+    assert provenance["frame_count"] == 4 and provenance["model_file"] == "cin.pt" and provenance["size"] == 48
+    code, _, err = run(["apply", str(model_file), str(path), "-o", str(out), "--batch-size", "3", "--size", "48"],
+                       capsys)
+    assert code == 0 and "skipped" in err
+
+
+def test_a_frame_folder_becomes_a_stack_or_with_clip_a_frame_folder(cin, model_file, stack, tmp_path, capsys):
+    _, frames = stack
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        write_image(folder / f"frame_{i}.png", frame / 255)
+    code, _, err = run(["apply", str(model_file), str(folder), "-o", str(tmp_path / "o.tif"), "-q"], capsys)
+    assert code == 0, err
+    assert tifffile.imread(tmp_path / "o.tif").shape == (4, 20, 24, 3)
+    out = tmp_path / "styled"
+    code, _, err = run(["apply", str(model_file), str(folder), "-o", str(out), "--clip"], capsys)
+    assert code == 0, err
+    with open_frames(out) as written:
+        assert len(written) == 4
+        expected = cin.apply(read_image(folder / "frame_2.png"))
+        np.testing.assert_allclose(written[2], expected, atol=1e-4)  # 16-bit frames
+    assert json.loads((out / "provenance.json").read_text())["frames"] == 4
+
+
+def test_adain_needs_a_style_image_and_takes_its_alpha(tmp_path, image_dir, capsys):
+    path = save_model(adain(seed=0), tmp_path / "adain.pt")
+    source, out = str(image_dir / "im0.png"), str(tmp_path / "a.png")
+    code, _, err = run(["apply", str(path), source, "-o", out, "-q"], capsys)
+    assert code == 1 and err.strip() == "error: model 'adain' (adain.pt) takes its style from an image: add --style IMAGE"
+    code, _, err = run(["apply", str(path), source, "-o", out, "--style", str(image_dir / "im1.png"), "--alpha", "0.5",
+                        "--color", "before:histogram"], capsys)
+    assert code == 0, err
+    provenance = read_provenance(out)
+    assert provenance["call_options"] == {"alpha": 0.5} and provenance["color"]["mode"] == "before:histogram"
+
+
+def test_before_color_is_refused_for_a_model_without_a_style_image(model_file, image_dir, tmp_path, capsys):
+    code, _, err = run(["apply", str(model_file), str(image_dir / "im0.png"), "-o", str(tmp_path / "o.png"),
+                        "--color", "before:histogram"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 2  # the announcement, then the one-line error
+    assert "after:histogram" in err and not (tmp_path / "o.png").exists()
+
+
+def test_a_tampered_model_or_a_wrong_sha256_is_refused_in_one_line(model_file, image_dir, tmp_path, capsys):
+    source, out = str(image_dir / "im0.png"), str(tmp_path / "o.png")
+    code, _, err = run(["apply", str(model_file), source, "-o", out, "--sha256", "00000000", "-q"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "expected 00000000" in err
+    payload = torch.load(model_file, weights_only=True)
+    payload["state_dict"]["in1.bias"][0, 0] += 1e-3
+    torch.save(payload, model_file)
+    code, _, err = run(["apply", str(model_file), source, "-o", out, "-q"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "changed after it was saved" in err
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("bad", ["missing.png", "notes.txt"])
+def test_a_bad_input_path_gets_one_line_naming_it(model_file, tmp_path, capsys, bad):
+    if bad.endswith(".txt"):
+        (tmp_path / bad).write_text("hello")
+    code, _, err = run(["apply", str(model_file), str(tmp_path / bad), "-o", str(tmp_path / "o.png")], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and bad in err
+
+
+def test_an_output_that_is_an_input_is_refused(model_file, image_dir, capsys):
+    code, _, err = run(["apply", str(model_file), str(image_dir), "-o", str(image_dir)], capsys)
+    assert code == 1 and "never overwritten" in err
