@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from nst_engine.devices import resolve_device
 from nst_engine.errors import OptionError
@@ -107,6 +109,8 @@ class FastJob:
     size: int | None = None
     style: np.ndarray | LazyPlane | None = field(default=None, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
+    # Torch's CPU threads for the run (the plugin's "threads" setting); None keeps torch's own.
+    threads: int | None = None
     # Set from the main thread: the run stops before its next plane.
     cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
@@ -145,7 +149,8 @@ def fast_job(job: FastJob) -> Generator[FastPlane, Any, FastResult]:
             if tuple(plane.shape[:2]) != tuple(job.out_hw):
                 plane = resize_to(to_unit_float(plane, "content"), job.out_hw)
             started = time.perf_counter()
-            image = job.model.apply(plane, style=style, **job.options)
+            with _torch_threads(job.threads):
+                image = job.model.apply(plane, style=style, **job.options)
             took = time.perf_counter() - started
             seconds += took
             done.append(index)
@@ -153,6 +158,18 @@ def fast_job(job: FastJob) -> Generator[FastPlane, Any, FastResult]:
         return FastResult(tuple(done), len(done) < len(job.indices), seconds)
     except Exception as exc:
         raise RunFailed(failure_message("Fast style", exc)) from exc
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch's CPU threads for one plane: on a busy 2-core machine the viewer keeps a core."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _read_style(style: np.ndarray | LazyPlane) -> np.ndarray:

@@ -310,6 +310,7 @@ class FastStyleWidget(Panel):
             model=model, content=lazy_levels(layer) if is_lazy(layer) else data,
             content_limits=tuple(float(v) for v in layer.contrast_limits), indices=indices, out_hw=out_hw,
             size=size, style=None if style_layer is None else capture_plane(style_layer, style_index), options=options,
+            threads=run_settings().torch_threads,
         )
         return job, {"output": output, "wanted": wanted, "shown": current if stack else None, "layer": layer}
 
