@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import tifffile
@@ -79,6 +81,16 @@ def test_a_stopped_run_resumes_from_its_checkpoint_to_the_uninterrupted_result(s
     assert read_checkpoint(checkpoint)["step"] == 4
     for key, value in resumed.model.state_dict().items():
         assert torch.equal(value, whole[key]), key
+
+
+def test_a_cancel_set_from_another_thread_ends_with_a_checkpoint_of_the_last_step(style_image, frames, tmp_path):
+    cancel, checkpoint = threading.Event(), tmp_path / "c.ckpt"
+    events = train(style_image, frames, steps=5, checkpoint=checkpoint, cancel=cancel, **FAST)
+    next(events)
+    cancel.set()
+    seen, result = _drain(events)
+    assert seen == [] and result.cancelled and result.provenance["steps_run"] == 1
+    assert read_checkpoint(checkpoint)["step"] == 1
 
 
 def test_resume_refuses_a_checkpoint_of_another_training(style_image, frames, tmp_path):

@@ -6,7 +6,6 @@ first and imports it after, so that the terminal answers at once.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -22,25 +21,29 @@ def _line(event, *, rate: float, batch_size: int) -> str:
 
 
 def _drain(events, *, quiet: bool, log_every: int, batch_size: int, previews: Path | None):
-    """Drain the training, a progress line every ``log_every`` steps (and at the last); its result."""
+    """Drain the training, a progress line every ``log_every`` steps (and at the last); its result.
+
+    The rates are of the steps themselves, without setup, previews or checkpoints.
+    """
     from ..files import write_image
 
-    since, steps_since = time.perf_counter(), 0
+    seconds, steps_since, first = 0.0, 0, True
     try:
         while True:
             try:
                 event = next(events)
             except StopIteration as done:
                 return done.value
-            steps_since += 1
+            if first and event.step > 1 and not quiet:
+                click.echo(f"resumed at step {event.step - 1} from its checkpoint", err=True)
+            first, steps_since, seconds = False, steps_since + 1, seconds + event.step_s
             if event.previews is not None and previews is not None:
                 previews.mkdir(parents=True, exist_ok=True)
                 for index, image in enumerate(event.previews):
                     write_image(previews / f"step{event.step:06d}-{index}.png", image)
             if not quiet and (event.step % log_every == 0 or event.step == event.total):
-                now = time.perf_counter()
-                click.echo(_line(event, rate=steps_since / max(now - since, 1e-9), batch_size=batch_size), err=True)
-                since, steps_since = now, 0
+                click.echo(_line(event, rate=steps_since / max(seconds, 1e-9), batch_size=batch_size), err=True)
+                seconds, steps_since = 0.0, 0
     finally:
         events.close()
 
@@ -97,8 +100,11 @@ def train_command(styles, images, output, backbone, losses, params, size, steps,
     if not quiet:
         click.echo(f"train johnson on {len(styles)} style(s) ({', '.join(p.name for p in styles)}) with {images}: "
                    f"{steps} steps of {batch_size}×{size}² crops, {backbone} on {device} -> {output}", err=True)
+    from ..files import check_writable
     from ..plan import DEFAULT_LOSSES
     from ..training import checkpoint_path, train
+
+    check_writable(output.parent.expanduser().absolute(), output)  # before training, not after it
 
     weights = loss_weights(DEFAULT_LOSSES, losses)
     groups = group_options(params, ["backbone", *weights])

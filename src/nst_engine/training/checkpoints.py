@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickle
 from pathlib import Path
@@ -25,7 +26,10 @@ import torch
 from ..errors import OptionError
 from ..files import atomic_write
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "checkpoint_path", "fingerprint", "read_checkpoint", "write_checkpoint"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "checkpoint_path", "fingerprint", "read_checkpoint", "write_checkpoint",
+           "resumable_state"]
+
+logger = logging.getLogger(__name__)
 
 FORMAT = "nst-training-checkpoint"
 FORMAT_VERSION = 1
@@ -68,4 +72,34 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("version") != FORMAT_VERSION:
         raise OptionError(f"{path} is not an nst training checkpoint (version {FORMAT_VERSION}): pass another "
                           "checkpoint path, or delete it to start afresh", option="checkpoint")
+    return state
+
+
+def resumable_state(checkpoint: str | os.PathLike | None, *, resume: bool | None, identity: str,
+                    steps: int) -> dict[str, Any] | None:
+    """The checkpoint's state to continue from, or ``None`` to start afresh; refusals say why.
+
+    ``resume=None`` continues from a checkpoint of this training (same ``fingerprint``) and
+    starts afresh beside any other (a warning says so); ``True`` refuses to start afresh.
+    ``identity`` is the training's :func:`fingerprint`.
+    """
+    if checkpoint is None or resume is False:
+        return None
+    path = Path(checkpoint).expanduser()
+    if not path.is_file():
+        if resume:
+            raise OptionError(f"no checkpoint at {path} to resume from: train without resume=True (--no-resume) "
+                              "to start afresh", option="resume")
+        return None
+    state = read_checkpoint(path)
+    if state["fingerprint"] != identity:
+        if resume:
+            raise OptionError(f"checkpoint {path} is of another training (other styles, images or options): "
+                              "train with the same ones, or start afresh with resume=False (--no-resume)",
+                              option="resume")
+        logger.warning("checkpoint %s is of another training; starting afresh (it will be replaced)", path)
+        return None
+    if state["step"] > steps:
+        raise OptionError(f"checkpoint {path} is at step {state['step']}, beyond steps={steps}: raise steps, or "
+                          "start afresh with resume=False (--no-resume)", option="steps")
     return state

@@ -10,7 +10,6 @@ or setting ``cancel`` ends it early, with a result marked cancelled and, given a
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import platform
 import time
@@ -34,13 +33,11 @@ from ..plan import DEFAULT_LOSSES, Bound
 from ..plugins import get_entry
 from ..precision import cast_forward, resolve_precision
 from ..validation import check_bool, check_int, check_mapping, check_positive_float
-from .checkpoints import fingerprint, read_checkpoint, write_checkpoint
+from .checkpoints import fingerprint, resumable_state, write_checkpoint
 from .data import image_digest, read_training_images
 from .loss import PerceptualLoss
 
 __all__ = ["TrainEvent", "TrainResult", "train", "train_model", "JOHNSON_CONTENT_LAYERS", "default_backbone"]
-
-logger = logging.getLogger(__name__)
 
 #: Johnson et al. reconstruct features at relu2_2 for style transfer (Gatys' relu4_2 keeps less
 #: of the photograph's detail); other backbones keep their own content layer.
@@ -279,7 +276,7 @@ def train(
             "model": model.options,
         })
         start, history, resumed = 0, [], None
-        state = _resumable(checkpoint, resume, identity, steps)
+        state = resumable_state(checkpoint, resume=resume, identity=identity, steps=steps)
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -300,7 +297,7 @@ def train(
             finally:
                 model.train()
 
-        done, saved, cancelled, loop_started = start, start, False, time.perf_counter()
+        done, saved, cancelled, updating, loop_started = start, start, False, False, time.perf_counter()
         weights_t = loss.weights
         try:
             for step in range(start, steps):
@@ -313,8 +310,9 @@ def train(
                     total, raw = loss(model(content, style_mix=mix), content, indices)
                     optimizer.zero_grad(set_to_none=True)
                     total.backward()
+                updating = True  # an interrupt now may leave the weights half updated: no checkpoint of them
                 optimizer.step()
-                done = step + 1
+                done, updating = step + 1, False
                 values = (raw.detach().cpu() * weights_t).tolist()
                 _check_finite(terms, values, done, lr)
                 step_losses = {t.name: v for t, v in zip(terms, values)}
@@ -333,7 +331,7 @@ def train(
         except Cancelled:
             cancelled = True
         except (GeneratorExit, KeyboardInterrupt):
-            if done > saved:
+            if done > saved and not updating:
                 save_checkpoint(done)
             raise
         if cancelled and done > saved:
@@ -362,31 +360,6 @@ def train(
                     "images_per_s": round(ran * batch_size / loop_s, 3) if ran and loop_s > 0 else None},
     }
     return TrainResult(model, provenance)
-
-
-def _resumable(checkpoint: str | os.PathLike | None, resume: bool | None, identity: str,
-               steps: int) -> dict[str, Any] | None:
-    """The checkpoint's state to continue from, or ``None`` to start afresh; refusals say why."""
-    if checkpoint is None or resume is False:
-        return None
-    path = Path(checkpoint).expanduser()
-    if not path.is_file():
-        if resume:
-            raise OptionError(f"no checkpoint at {path} to resume from: train without resume=True (--no-resume) "
-                              "to start afresh", option="resume")
-        return None
-    state = read_checkpoint(path)
-    if state["fingerprint"] != identity:
-        if resume:
-            raise OptionError(f"checkpoint {path} is of another training (other styles, images or options): "
-                              "train with the same ones, or start afresh with resume=False (--no-resume)",
-                              option="resume")
-        logger.warning("checkpoint %s is of another training; starting afresh (it will be replaced)", path)
-        return None
-    if state["step"] > steps:
-        raise OptionError(f"checkpoint {path} is at step {state['step']}, beyond steps={steps}: raise steps, or "
-                          "start afresh with resume=False (--no-resume)", option="steps")
-    return state
 
 
 def train_model(styles: ImageInput | Sequence[ImageInput], images: str | os.PathLike | Sequence[np.ndarray],
