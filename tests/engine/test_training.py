@@ -56,9 +56,11 @@ def test_a_few_steps_lower_the_loss_and_previews_come_with_the_events(style_imag
 
 
 def test_two_styles_train_one_cin_network_whose_styles_differ(style_image, content_image, frames):
-    result = train_model([style_image, 255 - content_image], frames, steps=4, lr=3e-2, **FAST)
+    events, result = _drain(train([style_image, 255 - content_image], frames, steps=4, lr=3e-2,
+                                  validation=frames[:1], preview_every=0, **FAST))
     model = result.model
     assert model.styles == 2 and len(result.provenance["styles"]) == 2
+    assert len(events[-1].previews) == 2  # the validation image in each style
     first, second = model.apply(frames[0], style_index=0), model.apply(frames[0], style_index=1)
     assert np.abs(first - second).mean() > 1e-3
 
@@ -66,8 +68,8 @@ def test_two_styles_train_one_cin_network_whose_styles_differ(style_image, conte
 def test_a_stopped_run_resumes_from_its_checkpoint_to_the_uninterrupted_result(style_image, frames, tmp_path):
     whole = train_model(style_image, frames, steps=4, **FAST).model.state_dict()
     checkpoint = tmp_path / "model.pt.ckpt"
-    events = train(style_image, frames, steps=4, checkpoint=checkpoint, **FAST)
-    next(events)
+    events = train(style_image, frames, steps=4, checkpoint=checkpoint, checkpoint_every=1, **FAST)
+    assert next(events).checkpoint == checkpoint
     next(events)
     try:
         events.send("stop")
