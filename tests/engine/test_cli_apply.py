@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import imageio.v2 as iio
 import numpy as np
 import pytest
 import tifffile
@@ -15,7 +16,8 @@ from nst_engine.files import read_image, read_provenance, write_image
 from nst_engine.images import to_uint
 from nst_engine.models import TransformerNet, adain, save_model
 from nst_engine.video.frame_reading import open_frames
-from nst_engine.video.frame_writing import read_video_provenance
+from nst_engine.precision import has_bf16
+from nst_engine.video.frame_writing import FrameStore, read_video_provenance
 
 from cli_helpers import run
 
@@ -189,3 +191,43 @@ def test_a_bad_input_path_gets_one_line_naming_it(model_file, tmp_path, capsys, 
 def test_an_output_that_is_an_input_is_refused(model_file, image_dir, capsys):
     code, _, err = run(["apply", str(model_file), str(image_dir), "-o", str(image_dir)], capsys)
     assert code == 1 and "never overwritten" in err
+
+
+def test_an_interrupted_clip_resumes_from_the_frames_it_finished(model_file, stack, tmp_path, capsys, monkeypatch):
+    path, _ = stack
+    out = tmp_path / "out.tif"
+    put = FrameStore.put
+
+    def interrupted(self, index, image, key):
+        if index == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the third frame is being written
+        return put(self, index, image, key)
+
+    monkeypatch.setattr(FrameStore, "put", interrupted)
+    code, _, _ = run(["apply", str(model_file), str(path), "-o", str(out), "-q"], capsys)
+    assert code == 130 and not out.exists()
+    monkeypatch.setattr(FrameStore, "put", put)
+    code, _, err = run(["apply", str(model_file), str(path), "-o", str(out)], capsys)
+    assert code == 0 and "4 frames, 2 reused" in err and tifffile.imread(out).shape[0] == 4
+
+
+def test_a_video_keeps_its_frame_rate(model_file, stack, tmp_path, capsys):
+    _, frames = stack
+    video = tmp_path / "clip.mp4"
+    writer = iio.get_writer(video, format="FFMPEG", fps=12, quality=9, macro_block_size=1, ffmpeg_log_level="error")
+    for frame in frames:
+        writer.append_data(frame)
+    writer.close()
+    out = tmp_path / "styled.mp4"
+    code, _, err = run(["apply", str(model_file), str(video), "-o", str(out), "-q"], capsys)
+    assert code == 0, err
+    with open_frames(out) as written:
+        assert len(written) == 4 and written.fps == 12
+    assert read_video_provenance(out)["model_file"] == "cin.pt"
+
+
+@pytest.mark.skipif(has_bf16(torch.device("cpu")), reason="this CPU computes bf16")
+def test_bf16_is_refused_in_one_line_where_the_cpu_lacks_it(model_file, image_dir, tmp_path, capsys):
+    code, _, err = run(["apply", str(model_file), str(image_dir / "im0.png"), "-o", str(tmp_path / "o.png"),
+                        "--precision", "bf16", "--device", "cpu", "-q"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "fp32" in err and "--precision" in err

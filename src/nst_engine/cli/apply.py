@@ -173,7 +173,7 @@ def _apply_images(jobs: list, where: dict) -> bool:
     from ..errors import ImageError
 
     if len(jobs) > 1 or where["scheduler"]:
-        from .batch import _run as run_batch_with_bar
+        from .batch import _run as run_batch_with_bar  # nst batch's own bar, failure lines and summary line
 
         try:
             run_batch_with_bar(jobs, where)
@@ -250,7 +250,9 @@ def apply_command(model_path: Path, inputs: tuple[Path, ...], output: Path, styl
     outputs = _outputs(items, output)
     if not quiet:
         images = sum(not i.clip for i in items)
-        click.echo(f"apply {model_path.name} to {images} image(s), {len(items) - images} clip(s) -> {output}", err=True)
+        counts = [f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((images, "image"), (len(items) - images, "clip"))
+                  if n]
+        click.echo(f"apply {model_path.name} to {' and '.join(counts)} -> {output}", err=True)
 
     from ..errors import OptionError
     from ..files import read_image
