@@ -152,3 +152,10 @@ def test_an_empty_folder_or_an_unreadable_video_is_refused_by_name(tmp_path):
         read_training_images(video, size=32)
     with pytest.raises(ImageError, match="no training images match"):
         read_training_images(str(tmp_path / "*.png"), size=32)
+
+
+def test_vgg_reconstructs_content_at_johnson_et_al_s_relu2_2(style_image, frames):
+    result = train_model(style_image, frames[:1], backbone="vgg19", backbone_options={"weights": "random"}, size=32,
+                         steps=1, batch_size=1)
+    layers = {term["name"]: term["layers"] for term in result.provenance["losses"]}
+    assert layers["content"] == ["relu2_2"] and len(layers["gram"]) == 5
