@@ -192,10 +192,11 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                     content_t, styles_t, guides_t = None, [], {}
                 image = start.contiguous().requires_grad_(True)
                 opt = plan.optimizer.create([image])
-                # An optimizer that evaluates once per step, before it moves the image, leaves
-                # the image as the last completed step while a step is cut short; others (a
-                # line search) move it between evaluations, so the completed step is copied.
-                copies = not _evaluates_once(opt)
+                # The scale's result is the evaluated image with the lowest loss, not the last
+                # one the optimizer moved to: L-BFGS's last move is never evaluated, and a move
+                # can overshoot (a white frame, seen in a video run); the loss it reports is the
+                # result's, and a step cut short leaves a completed one.
+                best: dict[str, Any] = {"total": float("inf")}
                 watch = ConvergenceWatch(plan.schedule.tolerance) if plan.schedule.until == "converged" else None
                 last: dict[str, Any] = {}
 
@@ -221,6 +222,9 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                     # L-BFGS flattens gradients with .view(); channels-last ones are not contiguous.
                     image.grad = image.grad.contiguous()
                     last["raw"] = values.detach()
+                    value = float(total.detach())
+                    if value < best["total"]:
+                        best.update(total=value, image=image.detach().clone(), raw=last["raw"])
                     return total
 
                 scale_started = time.perf_counter()
@@ -236,10 +240,10 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                     step += 1
                     steps_run[index] += 1
                     scale_s[index] = time.perf_counter() - scale_started
-                    done = (image.detach().clone() if copies else image.detach(), composed)
-                    final_raw = last["raw"]
+                    done = (best["image"], composed) if "image" in best else done
+                    _check_finite(plan, (last["raw"] * objective.multipliers.to(last["raw"])).tolist(), step)
+                    final_raw = best.get("raw", last["raw"])  # the losses of the result so far
                     values = (final_raw * objective.multipliers.to(final_raw)).tolist()
-                    _check_finite(plan, values, step)
                     event_losses = {t.name: v for t, v in zip(terms, values)}
                     event_losses["total"] = float(sum(values))
                     ends_scale = local == scale_steps - 1 or (watch is not None and watch.converged(event_losses["total"]))
@@ -248,12 +252,13 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
                     wants_preview = ends_scale or (options["preview_every"] and step % options["preview_every"] == 0)
                     command = yield StepEvent(
                         step, plan.schedule.total - skipped, index, len(shapes), shape, event_losses,
-                        colors.finish(_numpy(composed(image.detach()))) if wants_preview else None,
+                        colors.finish(_numpy(composed(done[0]))) if wants_preview else None,
                     )
                     if _stop_requested(command):
                         raise Cancelled("stop sent")
                     if ends_scale:
                         break
+                image = done[0]  # the next scale starts from this one's result
         except Cancelled:
             cancelled = True
         opt = image = None  # the optimizer's state and the gradient, before the result's copies
@@ -404,14 +409,6 @@ def iter_stylize(
     timings["setup_s"] = round(timings["setup_s"] + planned_s, 4)
     timings["total_s"] = round(time.perf_counter() - started, 4)
     return result
-
-
-def _evaluates_once(optimizer: torch.optim.Optimizer) -> bool:
-    """Whether ``optimizer.step(closure)`` evaluates once, before it changes the parameters:
-    torch's optimizers do, except L-BFGS with a line search or more than one iteration."""
-    if isinstance(optimizer, torch.optim.LBFGS):
-        return optimizer.defaults["line_search_fn"] is None and optimizer.defaults["max_iter"] == 1
-    return type(optimizer).__module__.startswith("torch.optim.")
 
 
 def _stop_requested(command: Any) -> bool:

@@ -191,3 +191,40 @@ def test_dynamic_weights_make_each_term_a_fraction_of_its_reference_magnitude(co
 def test_balance_is_reported_with_fixed_weights_too(content_image, style_image, fast):
     balance = stylize(content_image, style_image, **fast).provenance["balance"]
     assert set(balance) == {"content", "gram", "tv"} and 0 < balance["gram"] < 1
+
+
+class _Overshooting(torch.optim.SGD):
+    """Evaluates, takes a good step, then jumps to white: a last move no one evaluated."""
+
+    def step(self, closure=None):
+        loss = closure()
+        with torch.no_grad():
+            for group in self.param_groups:
+                for param in group["params"]:
+                    param.sub_(group["lr"] * param.grad).clamp_(0, 1)
+            self.moves = getattr(self, "moves", 0) + 1
+            if self.moves % 3 == 0:
+                for group in self.param_groups:
+                    for param in group["params"]:
+                        param.fill_(1.0)
+        return loss
+
+
+def test_the_result_is_the_best_evaluated_image_not_an_unevaluated_last_move(nst_register, content_image, fast):
+    import types
+
+    from nst_engine import hookimpl
+
+    def overshoot(params, *, lr: float = 1e-3):
+        return _Overshooting(params, lr=lr)
+
+    plugin = types.ModuleType("nst_overshoot")
+    plugin.register_optimizers = hookimpl(lambda register: register("overshoot", overshoot))
+    nst_register(plugin, name="nst-overshoot", version="1")
+    result = stylize(content_image, content_image, **{**fast, "optimizer": "overshoot", "steps": 3, "scales": 1})
+    assert result.image.mean() < 0.95  # the white jump after step 3 is never the result
+    # The losses reported are the result's: the lowest total of the run.
+    events = list(iter_stylize(content_image, content_image, **{**fast, "optimizer": "overshoot", "steps": 3,
+                                                                "scales": 1}))
+    totals = [e.losses["total"] for e in events]
+    assert totals == sorted(totals, reverse=True)
