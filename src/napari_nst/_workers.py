@@ -264,7 +264,7 @@ def _stylize_clip(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
         progress = (min(total, done_steps + event.step.step), total)
         return PlaneEvent(event.frame, count, index, event.step, _preview(job, event.step), progress)
 
-    result = yield from _relay(iter_stylize_video(frames, style, cancel=job.cancel, **job.options), relayed)
+    result = yield from _relay(iter_stylize_video(frames, style, cancel=job.cancel, keep_frames=False, **job.options), relayed)
     provenance = dict(result.provenance)
     provenance["temporal_coherence"] = ("each plane starts from and is held to the previous plane's result warped "
                                         "by the optical flow of the input planes (Ruder et al. 2016)")

@@ -46,7 +46,7 @@ class _Sink:
 
     def put(self, index, image, key):
         stored = (np.round(image * 255) / 255).astype(np.float32)  # stored at 8 bits: not the frame itself
-        self.frames[index] = (stored, key)
+        self.frames[index] = (stored.copy(), key)  # kept apart, as on disk
         return stored
 
 
@@ -131,3 +131,38 @@ def test_what_comes_into_view_starts_from_the_content_and_the_rest_from_the_warp
     np.testing.assert_allclose(start[unseen], content[unseen], atol=1e-3)
     warped = warp(result.frames[0], backward)
     np.testing.assert_allclose(start[seen], warped[seen], atol=1e-3)
+
+
+def test_a_long_clip_is_never_whole_in_memory_when_its_frames_go_to_a_sink(style_image, monkeypatch):
+    import gc
+    import weakref
+
+    from nst_engine.video import stylize as video
+
+    inputs, outputs = [], []
+    real_resize = video.resize_max_side
+
+    def tracked_resize(image, size):
+        out = real_resize(image, size)
+        inputs.append(weakref.ref(out))
+        return out
+
+    monkeypatch.setattr(video, "resize_max_side", tracked_resize)
+    frames = pan(frames=10, size=24, speed=(1, 0)).frames
+    sink = _Sink()
+    events = iter_stylize_video(frames, style_image, sink=sink, keep_frames=False,
+                                **dict(QUICK, size=24, steps=4, frame_steps=2))
+    alive = []
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as done:
+            result = done.value
+            break
+        if event.image is not None:
+            outputs.append(weakref.ref(event.image))
+            del event
+            gc.collect()
+            alive.append((sum(r() is not None for r in inputs), sum(r() is not None for r in outputs)))
+    assert result.frames == [] and result.provenance["video"]["frames_done"] == 10 and sorted(sink.frames) == list(range(10))
+    assert max(held for held, _ in alive) <= 3 and max(kept for _, kept in alive) <= 2, alive

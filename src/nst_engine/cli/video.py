@@ -77,7 +77,7 @@ def video_command(source, styles, output, coherence, temporal_weight, long_term,
         events = iter_stylize_video(
             frames, [read_image(p) for p in styles], coherence=coherence, long_term=offsets, passes=passes,
             frame_steps=frame_steps, flow=flow, temporal_weight=temporal_weight or DEFAULT_TEMPORAL_WEIGHT,
-            sink=store, preview_every=0, **stylize_options(**run),
+            sink=store, keep_frames=False, preview_every=0, **stylize_options(**run),
         )
         result = _stylize(events, total=count * passes, quiet=quiet,
                           announce=f"video {source.name}: {count} frames, {coherence}, {passes} pass(es) -> {output}")
@@ -85,5 +85,5 @@ def video_command(source, styles, output, coherence, temporal_weight, long_term,
     store.finish(provenance, fps)
     if not quiet:
         reused = sum(bool(r.get("reused")) for r in result.provenance["video"]["per_frame"])
-        click.echo(f"wrote {output} ({len(result.frames)} frames, {reused} reused, "
+        click.echo(f"wrote {output} ({result.provenance['video']['frames_done']} frames, {reused} reused, "
                    f"{result.provenance['video']['total_s']:.1f} s)", err=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Generator, Mapping, Protocol, Sequence
 
@@ -105,21 +106,36 @@ def _digest(*parts: Any) -> str:
     return hasher.hexdigest()
 
 
-def _frame_list(frames: Any, size: int | None) -> list[np.ndarray]:
-    """Float RGB frames at the run's size: flow, guides and results then share one pixel grid."""
-    if isinstance(frames, np.ndarray):
-        if frames.ndim not in (3, 4) or (frames.ndim == 3 and frames.shape[-1] in (3, 4)):
+class _Frames:
+    """The input frames as float RGB at the run's size (flow, guides and results then share one
+    pixel grid), each read and resized when first needed and only the newest few kept: a long
+    clip is never whole in memory."""
+
+    def __init__(self, frames: Any, size: int | None, keep: int) -> None:
+        if isinstance(frames, np.ndarray) and (frames.ndim not in (3, 4) or (frames.ndim == 3 and frames.shape[-1] in (3, 4))):
             raise OptionError(f"frames has shape {frames.shape}; expected a (T, H, W[, C]) stack or a sequence of "
                               "frames", option="frames")
-        frames = list(frames)
-    out = [resize_max_side(split_image(frame, what=f"frame {i}")[0], size) for i, frame in enumerate(frames)]
-    if not out:
-        raise OptionError("frames is empty: give at least one frame", option="frames")
-    for i, frame in enumerate(out[1:], 1):
-        if frame.shape != out[0].shape:
-            raise OptionError(f"frame {i} is {frame.shape[1]}×{frame.shape[0]} but frame 0 is "
-                              f"{out[0].shape[1]}×{out[0].shape[0]}: a video's frames share one size", option="frames")
-    return out
+        if len(frames) == 0:
+            raise OptionError("frames is empty: give at least one frame", option="frames")
+        self._source, self._size, self._keep = frames, size, max(2, keep)
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.shape = self[0].shape
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        frame = resize_max_side(split_image(self._source[index], what=f"frame {index}")[0], self._size)
+        if index and frame.shape != self.shape:
+            raise OptionError(f"frame {index} is {frame.shape[1]}×{frame.shape[0]} but frame 0 is "
+                              f"{self.shape[1]}×{self.shape[0]}: a video's frames share one size", option="frames")
+        self._cache[index] = frame
+        if len(self._cache) > self._keep:
+            self._cache.popitem(last=False)
+        return frame
 
 
 def _check_offsets(long_term: Sequence[int]) -> tuple[int, ...]:
@@ -130,11 +146,12 @@ def _check_offsets(long_term: Sequence[int]) -> tuple[int, ...]:
 
 
 class _Flows:
-    """Flows and reliability weights between input frames, each pair computed once."""
+    """Flows and reliability weights between input frames, the newest ``keep`` pairs kept (a
+    frame asks for each of its pairs more than once; a pass never comes back to old ones)."""
 
-    def __init__(self, frames: list[np.ndarray], method: str) -> None:
-        self.frames, self.method, self.seconds = frames, method, 0.0
-        self._pairs: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    def __init__(self, frames: _Frames, method: str, keep: int) -> None:
+        self.frames, self.method, self.seconds, self._keep = frames, method, 0.0, keep
+        self._pairs: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     def toward(self, source: int, target: int) -> tuple[np.ndarray, np.ndarray]:
         """``(backward flow, weights)`` that warp a result of frame ``source`` into frame ``target``."""
@@ -143,6 +160,8 @@ class _Flows:
             forward, backward = flow_pair(self.frames[source], self.frames[target], method=self.method)
             self._pairs[(source, target)] = backward, consistency_weights(forward, backward)
             self.seconds += time.perf_counter() - started
+            if len(self._pairs) > self._keep:
+                self._pairs.popitem(last=False)
         return self._pairs[(source, target)]
 
 
@@ -161,6 +180,7 @@ def iter_stylize_video(
     losses: Mapping[str, float] | None = None,
     loss_options: Mapping[str, Mapping[str, Any]] | None = None,
     sink: FrameSink | None = None,
+    keep_frames: bool = True,
     cancel: CancelRequest | None = None,
     **options: Any,
 ) -> Generator[FrameEvent, Any, VideoResult]:
@@ -190,6 +210,10 @@ def iter_stylize_video(
         reused, so an interrupted run resumes; later frames follow each frame as the sink stored
         it, so the resumed run gives what an uninterrupted one would have, bit for bit.
         Multi-pass runs store only their last pass.
+    keep_frames
+        ``False``: the finished frames go only to the events and the sink, and
+        :attr:`VideoResult.frames` is empty. A one-pass run then holds a few frames at a time,
+        however long the clip (multi-pass holds every frame's result).
     cancel
         A ``threading.Event``: the run stops within one backbone layer and returns the
         frames finished so far, marked cancelled.
@@ -209,7 +233,8 @@ def iter_stylize_video(
     if "temporal" in weights:
         raise OptionError("losses includes 'temporal': set its weight with temporal_weight", option="losses")
     started = time.perf_counter()
-    inputs = _frame_list(frames, size)
+    window = max(offsets) + 1  # the frames a frame is held to, and itself
+    inputs = _Frames(frames, size, keep=window + 1)
     styles = style if isinstance(style, (list, tuple)) else [style]
     base = dict(options, size=None, steps=steps, losses=weights, loss_options=dict(loss_options or {}), cancel=cancel)
     run_key = _digest({k: v for k, v in options.items() if k not in ("preview_every", "threads")},
@@ -217,10 +242,19 @@ def iter_stylize_video(
                        "passes": passes, "frame_steps": frame_steps, "flow": flow, "size": size, "steps": steps,
                        "losses": weights, "loss_options": loss_options or {}},
                       *[np.asarray(s) for s in styles])
-    flows = _Flows(inputs, flow)
+    flows = _Flows(inputs, flow, keep=2 * window)
     count = len(inputs)
     results: list[StyleResult | None] = [None] * count
     finished: list[np.ndarray | None] = [None] * count
+    done_count = 0  # frames finished from the start on: what a cancelled run returns
+
+    def keep(index: int, result: StyleResult, image: np.ndarray) -> None:
+        """Hold a finished frame's result as long as a later frame of this pass may need it."""
+        results[index] = result
+        if keep_frames:
+            finished[index] = image
+        if passes == 1 and index >= window:
+            results[index - window] = None
     records: list[dict[str, Any]] = [{"index": i} for i in range(count)]
     first_provenance: dict | None = None
     cancelled = False
@@ -268,8 +302,8 @@ def iter_stylize_video(
         frame_started = time.perf_counter()
         stored = sink.reusable(index, key) if sink is not None and passes == 1 else None
         if stored is not None:
-            results[index] = StyleResult(stored, {"reused": True})
-            finished[index] = stored
+            keep(index, StyleResult(stored, {"reused": True}), stored)
+            done_count = index + 1
             records[index].update(reused=True)
             yield FrameEvent(index, count, 0, passes, image=stored, reused=True)
             continue
@@ -282,14 +316,14 @@ def iter_stylize_video(
             cancelled = True
             break
         first_provenance = first_provenance or result.provenance
-        results[index], finished[index] = result, result.image
         records[index].update(steps_run=result.provenance.get("steps_run"),
                               seconds=round(time.perf_counter() - frame_started, 3))
         if sink is not None and passes == 1:
             stored = sink.put(index, result.image, key)
             if stored is not None:  # the next frames follow the frame as stored: a resumed run is the same run
                 result = StyleResult(stored, result.provenance)
-                results[index], finished[index] = result, stored
+        keep(index, result, result.image)
+        done_count = index + 1
         yield FrameEvent(index, count, 0, passes, image=result.image)
     # Later passes, alternately backwards and forwards (Ruder et al. 2016, sec. 3.3).
     for pass_index in range(1, passes if not cancelled else 1):
@@ -312,19 +346,19 @@ def iter_stylize_video(
             if result.cancelled:
                 cancelled = True
                 break
-            results[index], finished[index] = result, result.image
+            keep(index, result, result.image)
             records[index].setdefault("pass_seconds", []).append(round(time.perf_counter() - frame_started, 3))
             if sink is not None and pass_index == passes - 1:
                 sink.put(index, result.image, _digest(key, index))
             yield FrameEvent(index, count, pass_index, passes, image=result.image)
         if cancelled:
             break
-    done = finished[: _prefix(finished)]
+    done = finished[:done_count] if keep_frames else []
     provenance = {
         **(first_provenance or {}),
         "method": "ruder" if coherence != "independent" else "gatys",
         "video": {
-            "frames": count, "frames_done": len(done), "coherence": coherence, "temporal_weight": temporal_weight,
+            "frames": count, "frames_done": done_count, "coherence": coherence, "temporal_weight": temporal_weight,
             "long_term": list(offsets), "passes": passes, "frame_steps": frame_steps, "flow": flow,
             "size": size, "steps": steps, "flow_s": round(flows.seconds, 3),
             "total_s": round(time.perf_counter() - started, 3), "per_frame": records,
@@ -340,14 +374,6 @@ def _filled(warped: np.ndarray, weights: np.ndarray, content: np.ndarray) -> np.
     a frame's few steps do not undo those streaks, but stylise its content there as frame 0's."""
     reliable = weights[..., None]
     return (reliable * warped + (1.0 - reliable) * content).astype(np.float32)
-
-
-def _prefix(finished: list[np.ndarray | None]) -> int:
-    """How many frames from the start are finished: what a cancelled run returns."""
-    for index, frame in enumerate(finished):
-        if frame is None:
-            return index
-    return len(finished)
 
 
 def stylize_video(frames: np.ndarray | Sequence[np.ndarray], style: np.ndarray | Sequence[np.ndarray],
