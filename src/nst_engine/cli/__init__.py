@@ -19,6 +19,7 @@ import click
 
 from ..plugins import get_host
 from ..errors import NstError
+from .apply import apply_command
 from .batch import batch_group
 from .color import color_command
 from .evaluate import evaluate_command
@@ -26,6 +27,7 @@ from .option_flags import flag_for_option
 from .plugins import plugins_command
 from .report import report_command
 from .stylize import stylize_command
+from .train import train_command
 from .video import video_command
 
 __all__ = ["build_cli", "main"]
@@ -41,7 +43,9 @@ def build_cli() -> click.Group:
         """Neural style transfer and color transfer from the command line."""
         logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
 
-    for command in (stylize_command, video_command, color_command, evaluate_command, report_command, plugins_command, batch_group):
+    commands = (stylize_command, video_command, train_command, apply_command, color_command, evaluate_command,
+                report_command, plugins_command, batch_group)
+    for command in commands:
         cli.add_command(command)
     get_host().add_commands(cli)
     return cli
