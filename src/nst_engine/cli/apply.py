@@ -240,7 +240,7 @@ def apply_command(model_path: Path, inputs: tuple[Path, ...], output: Path, styl
 
     IN is an image, a folder of images, a multi-page TIFF stack, a video, or with --clip a folder
     of frames. Every output carries provenance (the model file's name and SHA-256, the options);
-    a rerun skips outputs made with the same model and options (docs/feed-forward-apply.md).
+    a rerun skips outputs made with the same model and options (docs/feed-forward.md).
     """
     from .params import group_options
 
