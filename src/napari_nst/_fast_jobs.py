@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from nst_engine.devices import resolve_device
+from nst_engine.devices import resolve_device, torch_threads
 from nst_engine.errors import OptionError
 from nst_engine.images import max_side_shape, resize_to, to_unit_float
 from nst_engine.models import Model, load_model
@@ -149,7 +147,7 @@ def fast_job(job: FastJob) -> Generator[FastPlane, Any, FastResult]:
             if tuple(plane.shape[:2]) != tuple(job.out_hw):
                 plane = resize_to(to_unit_float(plane, "content"), job.out_hw)
             started = time.perf_counter()
-            with _torch_threads(job.threads):
+            with torch_threads(job.threads):
                 image = job.model.apply(plane, style=style, **job.options)
             took = time.perf_counter() - started
             seconds += took
@@ -160,16 +158,6 @@ def fast_job(job: FastJob) -> Generator[FastPlane, Any, FastResult]:
         raise RunFailed(failure_message("Fast style", exc)) from exc
 
 
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """Torch's CPU threads for one plane: on a busy 2-core machine the viewer keeps a core."""
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _read_style(style: np.ndarray | LazyPlane) -> np.ndarray:

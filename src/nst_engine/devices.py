@@ -1,12 +1,15 @@
-"""Choosing the torch device a run uses."""
+"""Choosing the torch device a run uses, and its CPU threads."""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
 from .errors import OptionError
 
-__all__ = ["resolve_device"]
+__all__ = ["resolve_device", "torch_threads"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -34,3 +37,19 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise OptionError("device 'mps' was asked for but Apple's MPS is not available; use device cpu or auto",
                           option="device")
     return chosen
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch's CPU threads for the ``with`` body (``None`` or 0: as they are), restored after.
+
+    Torch's thread count is process-wide: a run that sets it must give it back, or it changes
+    every later run in the process (a napari session, a batch worker).
+    """
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

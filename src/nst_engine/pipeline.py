@@ -13,9 +13,8 @@ resolved, schedule laid out, memory estimated); :func:`run_plan` executes one.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Iterator, Mapping, Sequence
+from typing import Any, Callable, Generator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -23,6 +22,7 @@ import torch.nn.functional as F
 
 from .cancellation import CancelRequest, Cancelled, cancellable, raise_if_cancelled
 from .convergence import DEFAULT_TOLERANCE, ConvergenceWatch
+from .devices import torch_threads
 from .errors import OptionError, PluginError
 from .images import merge_alpha
 from .plan import CHECKPOINT_PIXELS, DEFAULT_LOSSES, Init, RunPlan, plan_run
@@ -83,15 +83,6 @@ def _resized(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(image, size=shape, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
 
 
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _initial(init: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
@@ -142,7 +133,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
     objective, terms, colors = plan.objective, plan.objective.terms, plan.colors
     shapes, per_scale = plan.schedule.shapes, plan.schedule.steps
     tiles = plan.schedule.tiles or (None,) * len(shapes)
-    with _torch_threads(options["threads"]):
+    with torch_threads(options["threads"]):
         net = plan.network.to(plan.device, memory_format=memory_format)
         content_t = _tensor(plan.content, plan.device)
         styles_t = [_tensor(s, plan.device) for s in plan.styles]

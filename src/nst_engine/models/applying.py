@@ -30,7 +30,7 @@ import torch
 
 from .. import __version__
 from ..color.spaces import rgb_to_yiq
-from ..devices import resolve_device
+from ..devices import resolve_device, torch_threads
 from ..errors import OptionError
 from ..images import merge_alpha, resize_to, split_image
 from ..precision import resolve_precision
@@ -90,15 +90,6 @@ def _weights_digest(model: Model) -> str:
     return _digest(*(t.detach().cpu().numpy() for t in model.state_dict().values()))
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class ModelRun:
@@ -170,7 +161,7 @@ class ModelRun:
         training = self.model.training
         self.model.eval()
         try:
-            with _torch_threads(self.threads), torch.inference_mode(), autocast:
+            with torch_threads(self.threads), torch.inference_mode(), autocast:
                 out = self.model(batch, style=style, **self.call_options)
         finally:
             self.model.train(training)

@@ -9,11 +9,10 @@ or setting ``cancel`` ends it early, with a result marked cancelled and, given a
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generator
@@ -24,7 +23,7 @@ import torch.nn.functional as F
 
 from .. import __version__
 from ..cancellation import CancelRequest, Cancelled, cancellable, raise_if_cancelled
-from ..devices import resolve_device
+from ..devices import resolve_device, torch_threads
 from ..errors import OptionError
 from ..images import max_side_shape, resize_to, split_image
 from ..models import TransformerNet, johnson, save_model
@@ -89,15 +88,6 @@ def default_backbone() -> str:
     return "vgg19" if has_imagenet_weights("vgg19") else "random-multiscale"
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _read(image: ImageInput, what: str) -> tuple[np.ndarray, dict[str, Any]]:
@@ -249,7 +239,7 @@ def train(
     bound = Bound(entry, entry.bind(backbone_options))
     terms = build_terms(weights, loss_options)
 
-    with _torch_threads(threads):
+    with torch_threads(threads):
         net = bound.create().eval().requires_grad_(False)
         loss = PerceptualLoss(net, terms, blame=bound.blamed)
         net.to(dev)
