@@ -24,6 +24,7 @@ from .cancellation import CancelRequest, Cancelled, cancellable, raise_if_cancel
 from .convergence import DEFAULT_TOLERANCE, ConvergenceWatch
 from .devices import torch_threads
 from .errors import OptionError, PluginError
+from .generators import result_of
 from .images import merge_alpha
 from .plan import CHECKPOINT_PIXELS, DEFAULT_LOSSES, Init, RunPlan, plan_run
 from .schedule import style_shape
@@ -449,10 +450,5 @@ def stylize(
 
     The options are ``iter_stylize``'s; ``cancel`` stops it from another thread.
     """
-    events = iter_stylize(content, style, **{name: value for name, value in locals().items()
-                                              if name not in ("content", "style")})
-    while True:
-        try:
-            next(events)
-        except StopIteration as done:
-            return done.value
+    return result_of(iter_stylize(content, style, **{name: value for name, value in locals().items()
+                                                    if name not in ("content", "style")}))

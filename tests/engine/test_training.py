@@ -16,6 +16,7 @@ from nst_engine.models import TransformerNet
 from nst_engine.training import train, train_model
 from nst_engine.training.checkpoints import read_checkpoint, write_checkpoint
 from nst_engine.training.data import read_training_images
+from run_helpers import drain
 
 #: Options that make a training step take a fraction of a second on one core.
 FAST = {"backbone": "random-multiscale", "backbone_options": {"channels": 16, "scales": 3}, "size": 32,
@@ -28,17 +29,8 @@ def frames(content_image) -> list[np.ndarray]:
     return [np.clip(content_image.astype(np.float32) / 255 * (0.7 + 0.1 * i), 0, 1) for i in range(4)]
 
 
-def _drain(events):
-    seen = []
-    while True:
-        try:
-            seen.append(next(events))
-        except StopIteration as done:
-            return seen, done.value
-
-
 def test_a_few_steps_lower_the_loss_and_previews_come_with_the_events(style_image, frames):
-    events, result = _drain(train(style_image, frames, steps=12, validation=frames[0], preview_every=6, **FAST))
+    events, result = drain(train(style_image, frames, steps=12, validation=frames[0], preview_every=6, **FAST))
     totals = [event.losses["total"] for event in events]
     assert [event.step for event in events] == list(range(1, 13))
     assert np.mean(totals[-3:]) < 0.9 * np.mean(totals[:3])
@@ -56,7 +48,7 @@ def test_a_few_steps_lower_the_loss_and_previews_come_with_the_events(style_imag
 
 
 def test_two_styles_train_one_cin_network_whose_styles_differ(style_image, content_image, frames):
-    events, result = _drain(train([style_image, 255 - content_image], frames, steps=4, lr=3e-2,
+    events, result = drain(train([style_image, 255 - content_image], frames, steps=4, lr=3e-2,
                                   validation=frames[:1], preview_every=0, **FAST))
     model = result.model
     assert model.styles == 2 and len(result.provenance["styles"]) == 2
@@ -90,7 +82,7 @@ def test_a_cancel_set_from_another_thread_ends_with_a_checkpoint_of_the_last_ste
     events = train(style_image, frames, steps=5, checkpoint=checkpoint, cancel=cancel, **FAST)
     next(events)
     cancel.set()
-    seen, result = _drain(events)
+    seen, result = drain(events)
     assert seen == [] and result.cancelled and result.provenance["steps_run"] == 1
     assert read_checkpoint(checkpoint)["step"] == 1
 

@@ -32,6 +32,7 @@ from .. import __version__
 from ..color.spaces import rgb_to_yiq
 from ..devices import resolve_device, torch_threads
 from ..errors import OptionError
+from ..generators import result_of
 from ..images import merge_alpha, resize_to, split_image
 from ..precision import resolve_precision
 from ..preservation import ColorPreservation, parse_color_mode
@@ -254,12 +255,7 @@ def iter_apply_frames(model: Model | ModelRun, frames: Sequence[np.ndarray], *, 
 
 def apply_frames(model: Model | ModelRun, frames: Sequence[np.ndarray], **options: Any) -> ApplyResult:
     """Run :func:`iter_apply_frames` to the end (its options); the frames are in the result unless a sink took them."""
-    events = iter_apply_frames(model, frames, **options)
-    while True:
-        try:
-            next(events)
-        except StopIteration as done:
-            return done.value
+    return result_of(iter_apply_frames(model, frames, **options))
 
 
 def apply_image(model: Model, image: np.ndarray, **options: Any) -> np.ndarray:

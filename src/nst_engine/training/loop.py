@@ -25,6 +25,7 @@ from .. import __version__
 from ..cancellation import CancelRequest, Cancelled, cancellable, raise_if_cancelled
 from ..devices import resolve_device, torch_threads
 from ..errors import OptionError
+from ..generators import result_of
 from ..images import max_side_shape, resize_to, split_image
 from ..models import TransformerNet, johnson, save_model
 from ..objective import build_terms
@@ -355,9 +356,4 @@ def train(
 def train_model(styles: ImageInput | Sequence[ImageInput], images: str | os.PathLike | Sequence[np.ndarray],
                 **options: Any) -> TrainResult:
     """Run :func:`train` to the end and return its :class:`TrainResult`; the options are its."""
-    events = train(styles, images, **options)
-    while True:
-        try:
-            next(events)
-        except StopIteration as finished:
-            return finished.value
+    return result_of(train(styles, images, **options))

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..cancellation import CancelRequest
 from ..errors import OptionError
+from ..generators import result_of
 from ..guides import previous_ref, previous_weight_ref
 from ..images import resize_max_side, split_image
 from ..losses.temporal import check_offsets
@@ -379,9 +380,4 @@ def _filled(warped: np.ndarray, weights: np.ndarray, content: np.ndarray) -> np.
 def stylize_video(frames: np.ndarray | Sequence[np.ndarray], style: np.ndarray | Sequence[np.ndarray],
                   **options: Any) -> VideoResult:
     """Run :func:`iter_stylize_video` to the end; its options are ``iter_stylize_video``'s."""
-    events = iter_stylize_video(frames, style, **options)
-    while True:
-        try:
-            next(events)
-        except StopIteration as done:
-            return done.value
+    return result_of(iter_stylize_video(frames, style, **options))
