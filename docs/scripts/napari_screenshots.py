@@ -63,10 +63,10 @@ def _pair(viewer: Any) -> tuple[Any, Any]:
 
 
 def laptop() -> None:
-    """All three panels docked: the buttons stay in view and the canvas keeps half the width."""
+    """All four panels docked: the buttons stay in view and the canvas keeps half the width."""
     viewer = _viewer()
     _pair(viewer)
-    for name in ("Style Transfer", "Color Transfer", "Evaluate"):
+    for name in ("Style Transfer", "Color Transfer", "Fast Style", "Evaluate"):
         viewer.window.add_plugin_dock_widget(PLUGIN, name)
     _wait(lambda: True)
     _save(viewer, "laptop")
