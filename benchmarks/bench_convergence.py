@@ -18,6 +18,8 @@ process shares the cores; wall seconds are saved too, and the load average is pr
     python benchmarks/bench_convergence.py [--size 256] [--steps 300] [--backbone random-multiscale]
         [--pairs 5] [--json results.json] [--plot docs/images/convergence.png]
         [--candidate NAME=COARSE_RATIO:TOLERANCE ...]   # other converged schedules to compare
+        [--line-search]   # also single-ls and default-ls: L-BFGS with a strong-Wolfe line search
+        [--only PAIR ...]   # run these pairs (content__style) only, e.g. to split the pairs over processes
     python benchmarks/bench_convergence.py --replot results.json --plot docs/images/convergence.png [--show single default]
 """
 
@@ -170,6 +172,9 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="draw the curves here (PNG)")
     parser.add_argument("--replot", type=Path, help="summarise and plot saved curves instead of running")
     parser.add_argument("--show", nargs="+", metavar="NAME", help="plot only these schedules")
+    parser.add_argument("--line-search", action="store_true",
+                        help="also run single and default with L-BFGS's strong-Wolfe line search")
+    parser.add_argument("--only", nargs="+", metavar="PAIR", help="run only these pairs (content__style)")
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME=COARSE_RATIO:TOLERANCE",
                         help="also run a converged schedule with this step split and tolerance")
     args = parser.parse_args()
@@ -178,6 +183,11 @@ def main() -> None:
         name, _, spec = candidate.partition("=")
         ratio, _, tolerance = spec.partition(":")
         schedules[name] = {"coarse_ratio": float(ratio), "tolerance": float(tolerance)}
+    if args.line_search:
+        schedules.pop("even")
+        for name in ("single", "default"):
+            schedules[f"{name}-ls"] = {**SCHEDULES[name], "optimizer_options": {"line_search": True}}
+    pairs = [p for p in PAIRS[: args.pairs] if not args.only or f"{p[0]}__{p[1]}" in args.only]
     if args.replot:
         results = json.loads(args.replot.read_text())
     else:
@@ -188,7 +198,7 @@ def main() -> None:
         # The first run in a process pays one-off allocation costs: not any schedule's.
         run_curve(_image("chelsea"), _image("coffee"), schedule=SCHEDULES["single"], backbone=args.backbone,
                   size=args.size, steps=5, device="cpu", **options)
-        for content_name, style_name in PAIRS[: args.pairs]:
+        for content_name, style_name in pairs:
             content, style = _image(content_name), _image(style_name)
             curves = {name: run_curve(content, style, schedule=schedule, backbone=args.backbone, size=args.size,
                                       steps=args.steps, device="cpu", **options)

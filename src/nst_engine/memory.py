@@ -41,6 +41,9 @@ _FLOAT = 4
 _CHECKPOINT_FACTOR = 0.6
 #: Image-sized buffers an optimizer keeps beyond its history (flat gradient, direction...).
 _OPTIMIZER_BUFFERS = {"lbfgs": 4, "adam": 3, "sgd": 2}
+#: What L-BFGS's strong-Wolfe line search adds while it searches: the starting point and up
+#: to three gradients of its bracket (torch's ``_strong_wolfe`` clones them).
+_LINE_SEARCH_BUFFERS = 4
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,8 @@ def _local_target_bytes(net: Any, terms: Sequence[Term], shape: tuple[int, int])
 def _optimizer_buffers(name: str, options: Mapping[str, Any], steps: int) -> int:
     if name == "lbfgs":
         # Two image-sized vectors per remembered step, and it remembers at most ``steps``.
-        return 2 * min(int(options.get("history_size", 100)), steps) + _OPTIMIZER_BUFFERS["lbfgs"]
+        return (2 * min(int(options.get("history_size", 100)), steps) + _OPTIMIZER_BUFFERS["lbfgs"]
+                + (_LINE_SEARCH_BUFFERS if options.get("line_search") else 0))
     return _OPTIMIZER_BUFFERS.get(name, 4)
 
 
@@ -206,6 +210,8 @@ def _tiled_phase(name: str, options: Mapping[str, Any], count: int, *, image: in
         # remembered step; an update adds the new direction (and, until the history is full, a pair).
         kept = 0 if count == 1 else 2 * min(history, count - 2) + 2
         updating = 2 if count == 1 else 2 * min(history, count - 1) + 3
+        if options.get("line_search"):  # its trial evaluations hold the search's buffers too
+            kept += _LINE_SEARCH_BUFFERS
     else:
         kept = updating = _OPTIMIZER_BUFFERS.get(name, 4)
     phases = [
@@ -246,6 +252,7 @@ def estimate_run_bytes(
     meta = None
     tiles = schedule.tiles or (None,) * len(schedule.shapes)
     last = len(schedule.shapes) - 1
+    optimizer_options = {**optimizer.entry.defaults(), **optimizer.options}
     for index, (shape, count, tile) in enumerate(zip(schedule.shapes, schedule.steps, tiles)):
         if count == 0:
             continue
@@ -267,12 +274,12 @@ def estimate_run_bytes(
         # A tiled step keeps ``kept_graphs`` tiles' graphs from pass 1 while pass 2 starts.
         if tile:
             parts = {"weights": weights, "images": held + final, **_tiled_phase(
-                optimizer.entry.name, optimizer.options, count, image=image, target=cached,
+                optimizer.entry.name, optimizer_options, count, image=image, target=cached,
                 tile_bytes=max(1, schedule.kept_graphs) * saved + factor * read, forward=2 * largest,
                 last=index == last)}
         else:
             features = max(cached + 2 * largest, saved + factor * read)
-            optimizer_bytes = _optimizer_buffers(optimizer.entry.name, optimizer.options, count) * image
+            optimizer_bytes = _optimizer_buffers(optimizer.entry.name, optimizer_options, count) * image
             parts = {"weights": weights, "images": images, "features": int(features), "optimizer": optimizer_bytes}
         total = sum(parts.values())
         if total > best.peak_bytes:

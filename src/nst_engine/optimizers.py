@@ -28,6 +28,9 @@ def _flat_grad(optimizer: torch.optim.LBFGS) -> torch.Tensor:
     return grad.view(-1)
 
 
+#: The most evaluations one step's strong-Wolfe line search may take (torch's ``max_ls``).
+_LINE_SEARCH_EVALUATIONS = 25
+
 LearningRate = Annotated[float, {"min": 1e-6, "max": 100.0, "tooltip": "step size"}]
 
 
@@ -52,6 +55,11 @@ def lbfgs(
         lr=lr,
         max_iter=1,
         history_size=history_size,
+        # torch lets a line search evaluate ``max_eval`` less the step's first evaluation
+        # times; its default for one iteration (1 * 5 // 4 = 1) leaves none, and the search
+        # then only accepts or rejects the first trial point and, once it rejects one, stays
+        # there for ever. One step's search may take as many evaluations as torch's own cap.
+        max_eval=1 + _LINE_SEARCH_EVALUATIONS if line_search else None,
         line_search_fn="strong_wolfe" if line_search else None,
     )
     # On the instance, not a subclass: torch.optim.LBFGS stays the class callers patch and check.

@@ -132,6 +132,19 @@ def test_random_multiscale_is_seeded_and_weight_free():
     assert [fa[k].shape[-1] for k in a.style_layers] == [40, 20, 10, 5, 3]
 
 
+@pytest.mark.parametrize("name", ["vgg19", "resnet50"])
+def test_random_weights_are_the_same_network_every_time_and_leave_the_callers_random_state_alone(name):
+    # Two runs with untrained weights compare options, not two different networks.
+    torch.manual_seed(7)
+    first = create_backbone(name, weights="random").state_dict()
+    drawn_after = torch.rand(3)
+    torch.manual_seed(7)
+    second = create_backbone(name, weights="random").state_dict()
+    assert torch.equal(torch.rand(3), drawn_after)
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[key], second[key]) for key in first)
+
+
 def test_checkpointing_gives_the_same_features_and_gradients():
     net = create_backbone("vgg16", weights="random")
     layers = ["relu1_1", "relu2_1", "relu3_1"]

@@ -82,3 +82,28 @@ def test_lbfgs_takes_the_image_gradient_as_its_flat_gradient_with_the_same_steps
     assert torch.equal(ours, theirs)
     (x,) = opt.param_groups[0]["params"]
     assert opt._gather_flat_grad().data_ptr() == x.grad.data_ptr()  # a view: no image-sized copy
+
+
+def test_lbfgs_line_search_searches_instead_of_stopping_at_the_first_rejected_trial():
+    # torch's default evaluation budget for one iteration leaves its line search no
+    # evaluations: it then rejects a too-long first trial and stays where it is for ever.
+    from nst_engine.optimizers import lbfgs
+
+    scales = torch.logspace(0, 3, 48).reshape(1, 3, 4, 4)  # badly conditioned: lr=1 overshoots
+    x = torch.ones(1, 3, 4, 4, requires_grad=True)
+    opt = lbfgs([x], line_search=True)
+    evaluations, losses = [], []
+
+    def closure():
+        opt.zero_grad()
+        loss = (scales * x**2).sum()
+        loss.backward()
+        evaluations.append(float(loss))
+        return loss
+
+    for _ in range(40):
+        opt.step(closure)
+        losses.append(float((scales * x.detach() ** 2).sum()))
+    assert all(b <= a for a, b in zip(losses, losses[1:])), "a line search never accepts a worse point"
+    assert losses[-1] < 0.5 * losses[-11], "still converging, not stuck"
+    assert losses[-1] < 1e-3 * evaluations[0]

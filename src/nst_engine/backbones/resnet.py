@@ -17,7 +17,7 @@ from torch import nn
 
 from .base import SequentialBackbone
 from .vgg import IMAGENET_MEAN, IMAGENET_STD, Sha256Option, WeightsOption
-from .weights import cached_or_downloaded, load_state_dict
+from .weights import cached_or_downloaded, load_state_dict, random_weights
 from ..errors import WeightsUnavailableError
 
 __all__ = ["ResNet", "resnet50"]
@@ -32,7 +32,8 @@ class ResNet(SequentialBackbone):
     style_layers = ("relu", "layer1", "layer2", "layer3")
 
     def __init__(self, *, weights: str, sha256: str | None, download: bool) -> None:
-        model = torchvision.models.resnet50(weights=None)
+        with random_weights():  # replaced below unless weights="random"
+            model = torchvision.models.resnet50(weights=None)
         info = {"arch": "resnet50", "weights": weights}
         if weights != "random":
             url = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url

@@ -21,7 +21,7 @@ from torchvision.models.vgg import cfgs, make_layers
 from ..errors import WeightsUnavailableError
 from .base import SequentialBackbone
 from .geometry import Window
-from .weights import cached_or_downloaded, load_state_dict
+from .weights import cached_or_downloaded, load_state_dict, random_weights
 
 __all__ = ["vgg16", "vgg19", "VGG", "imagenet_weights_path", "has_imagenet_weights", "WEIGHTS_HINT"]
 
@@ -42,7 +42,7 @@ class L2Pool2d(nn.Module):
         return (F.avg_pool2d(x * x, 2, 2) + 1e-8).sqrt()
 WeightsOption = Annotated[
     str,
-    {"tooltip": "'imagenet' (torch hub cache, downloaded if possible), 'random' (untrained: timing only) or a file path"},
+    {"tooltip": "'imagenet' (torch hub cache, downloaded if possible), 'random' (untrained, always the same: timing and tests) or a file path"},
 ]
 Sha256Option = Annotated[
     str | None, {"tooltip": "expected SHA-256 (or a prefix of >= 8 hex digits) of a weights file"}
@@ -74,7 +74,8 @@ class VGG(SequentialBackbone):
     def __init__(self, arch: str, *, weights: str, pooling: str, sha256: str | None, download: bool):
         # Only the convolutional part: torchvision's full model would also build (and
         # randomly initialise) a 120M-parameter classifier that style transfer never uses.
-        features = make_layers(cfgs[_CONFIGS[arch]])
+        with random_weights():  # replaced below unless weights="random"
+            features = make_layers(cfgs[_CONFIGS[arch]])
         info = {"arch": arch, "pooling": pooling, "weights": weights}
         if weights != "random":
             path = (

@@ -7,20 +7,24 @@ the file's SHA-256 (``vgg19-dcbb9e9d.pth``); that prefix is checked when no full
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import pickle
 import re
 import urllib.error
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
 from ..errors import WeightsUnavailableError
 
-__all__ = ["sha256_of", "load_state_dict", "cached_or_downloaded", "OFFLINE_HINT"]
+__all__ = ["sha256_of", "load_state_dict", "cached_or_downloaded", "random_weights", "OFFLINE_HINT", "RANDOM_SEED"]
 
 OFFLINE_HINT = "The weight-free backbone 'random-multiscale' works offline (--backbone random-multiscale)."
+
+#: The seed of ``weights="random"``: every run, in every process, gets the same untrained network.
+RANDOM_SEED = 0
 
 _HUB_HASH = re.compile(r"-([a-f0-9]{6,64})\.")
 
@@ -89,3 +93,15 @@ def cached_or_downloaded(url: str, *, what: str, download: bool = True) -> Path:
         f"Fetch {url} on a connected machine and copy it there, or pass the file with "
         f"weights=PATH (-p backbone.weights=PATH). {OFFLINE_HINT}"
     )
+
+
+@contextlib.contextmanager
+def random_weights(seed: int = RANDOM_SEED) -> Iterator[None]:
+    """Build modules inside this to draw their initial weights from ``seed``, not the global RNG.
+
+    Two runs with untrained weights are then comparable (the same network, so a difference
+    between them is the options'), and the caller's random state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
