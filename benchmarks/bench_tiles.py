@@ -52,12 +52,13 @@ def _child(config: dict) -> None:
     del plan
     Path("/proc/self/clear_refs").write_text("5")
     before = _status_bytes("VmRSS")
-    stamps, last = [time.perf_counter()], None
+    stamps, last, losses = [time.perf_counter()], None, []
     events = iter_stylize(content, style, **options)
     while True:
         try:
             last = next(events)
             stamps.append(time.perf_counter())
+            losses.append(last.losses["total"])
         except StopIteration as done:
             result = done.value
             break
@@ -65,7 +66,7 @@ def _child(config: dict) -> None:
     steps = [b - a for a, b in zip(stamps[1:], stamps[2:])] or [stamps[-1] - stamps[0]]
     out = {"s_per_step": statistics.median(steps), "peak_bytes": peak, "estimate_bytes": estimate,
            "tiles": result.provenance["tiles"], "kept": result.provenance["kept_tile_graphs"],
-           "loss": last.losses["total"] if last else None}
+           "loss": last.losses["total"] if last else None, "losses": losses}
     if config.get("save"):
         import numpy as np
 
@@ -133,7 +134,8 @@ def main() -> None:
         images = {tile: np.load(path) for tile, path in paths.items()}
         agreement = {"ssim": ssim(images[None], images[256]),
                      "loss_difference": abs(runs[256]["loss"] - runs[None]["loss"]) / abs(runs[None]["loss"]),
-                     "s_per_step": {str(t): r["s_per_step"] for t, r in runs.items()}}
+                     "s_per_step": {str(t): r["s_per_step"] for t, r in runs.items()},
+                     "losses": {str(t): r["losses"] for t, r in runs.items()}}
         print(f"agreement 1024², 256² tiles vs untiled, 30 steps: SSIM {agreement['ssim']:.4f}, "
               f"final loss differs by {agreement['loss_difference']:.2%}")
         results.append({"agreement": agreement})

@@ -3,8 +3,9 @@
 Only the backbone's convolutions run in bfloat16 (``torch.autocast``); its features are cast
 back to float32 before any loss sees them, so Gram matrices, statistics, losses and the
 optimizer state stay float32. bf16 keeps float32's exponent range, so activations cannot
-overflow as in float16; the 8-bit mantissa costs ~3 significant digits per feature, which the
-measurement in docs/performance.md ("Precision") shows the result does not notice.
+overflow as in float16; the 8-bit mantissa costs ~3 significant digits per feature. A bf16
+run ends as low as an fp32 one but at another of the objective's many minima (docs/performance.md,
+"Precision"), which is why ``"fp32"`` stays the default.
 """
 
 from __future__ import annotations
