@@ -9,7 +9,7 @@ tiling issue: at 1024², tiled with 256² tiles vs untiled, same seed, 30 steps:
 the results and the relative difference of their final losses.
 
     python benchmarks/bench_tiles.py [--sizes 2048] [--tile 1024] [--steps 3]
-                                     [--memory-sizes 8192] [--agreement] [--json out.json]
+                                     [--memory-sizes 8192] [--agreement] [--line-search] [--json out.json]
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def _child(config: dict) -> None:
     options = {"backbone": config["backbone"], "backbone_options": BACKBONES[config["backbone"]], "size": None,
                "scales": 1, "steps": config["steps"], "until": "steps", "preview_every": 0,
                "threads": config["threads"], "tile": config["tile"], "seed": 0, "device": "cpu",
-               "tile_graphs": config.get("tile_graphs")}
+               "tile_graphs": config.get("tile_graphs"),
+               "optimizer_options": {"line_search": config.get("line_search", False)}}
     plan = plan_run(content, style, **options, check_memory=False)
     estimate = plan.memory.peak_bytes
     if config["tile"] is None and estimate > 0.9 * (available_bytes() or estimate):
@@ -102,12 +103,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backbone", choices=list(BACKBONES), default="vgg19")
     parser.add_argument("--agreement", action="store_true", help="1024², 256² tiles vs untiled, 30 steps")
+    parser.add_argument("--line-search", action="store_true", help="L-BFGS with its strong-Wolfe line search")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.child:
         _child(json.loads(args.child))
         return
-    base = {"backbone": args.backbone, "threads": args.threads}
+    base = {"backbone": args.backbone, "threads": args.threads, "line_search": args.line_search}
     print(f"# bench_tiles: {args.backbone}, {args.threads} threads, load {os.getloadavg()[0]:.2f}")
     results = []
     for size in args.sizes:
