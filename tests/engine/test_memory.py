@@ -107,3 +107,14 @@ def test_lbfgs_line_search_searches_instead_of_stopping_at_the_first_rejected_tr
     assert all(b <= a for a, b in zip(losses, losses[1:])), "a line search never accepts a worse point"
     assert losses[-1] < 0.5 * losses[-11], "still converging, not stuck"
     assert losses[-1] < 1e-3 * evaluations[0]
+
+
+def test_the_estimate_counts_the_line_searchs_buffers(content_image, fast):
+    # The search keeps its starting point and its bracket's gradients while it evaluates.
+    def optimizer_bytes(**options):
+        plan = plan_run(content_image, content_image, **{**fast, "scales": 1, "optimizer_options": options})
+        return plan.memory.parts["optimizer"], plan.memory.shape
+
+    searching, shape = optimizer_bytes(line_search=True)
+    plain, _ = optimizer_bytes()
+    assert searching - plain == 4 * shape[0] * shape[1] * 3 * 4
