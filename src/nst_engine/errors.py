@@ -49,4 +49,11 @@ class ResourceError(NstError, MemoryError):
 
 
 class WeightsUnavailableError(NstError):
-    """Pretrained weights are neither cached nor downloadable."""
+    """Pretrained weights are neither cached nor downloadable, or a file needs others not given.
+
+    ``option``, as :class:`OptionError`'s, names the option that would supply them, if one does.
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option

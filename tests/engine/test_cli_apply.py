@@ -10,11 +10,13 @@ import pytest
 import tifffile
 import torch
 from PIL import Image
-from models_reference import randomized, visible
+from models_reference import TransformerNet as ExamplesNet
+from models_reference import adain_decoder, adain_vgg, randomized, visible
 
+from nst_engine.backbones.weights import sha256_of
 from nst_engine.files import read_image, read_provenance, write_image
 from nst_engine.images import to_uint
-from nst_engine.models import TransformerNet, adain, save_model
+from nst_engine.models import TransformerNet, adain, load_model, save_model
 from nst_engine.video.frame_reading import open_frames
 from nst_engine.precision import has_bf16
 from nst_engine.video.frame_writing import FrameStore, read_video_provenance
@@ -231,3 +233,91 @@ def test_bf16_is_refused_in_one_line_where_the_cpu_lacks_it(model_file, image_di
     code, _, err = run(["apply", str(model_file), str(image_dir / "im0.png"), "-o", str(tmp_path / "o.png"),
                         "--precision", "bf16", "--device", "cpu", "-q"], capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1 and "fp32" in err and "--precision" in err
+
+
+@pytest.fixture(scope="module")
+def adain_files(tmp_path_factory):
+    """pytorch-AdaIN's two files, as its repository publishes them: ``decoder.pth`` and ``vgg_normalised.pth``."""
+    folder = tmp_path_factory.mktemp("adain")
+    decoder = randomized(adain_decoder(), seed=1)
+    visible(decoder[28], gain=0.25, offset=0.1)
+    torch.save(decoder.state_dict(), folder / "decoder.pth")
+    torch.save(randomized(adain_vgg(), seed=0).state_dict(), folder / "vgg_normalised.pth")
+    rng = np.random.default_rng(2)
+    for name in ("a", "b", "s"):
+        write_image(folder / f"{name}.png", rng.random((32, 32, 3)))
+    return folder
+
+
+def test_a_pytorch_adain_decoder_applies_with_its_encoder(adain_files, tmp_path, capsys):
+    decoder, encoder, style = adain_files / "decoder.pth", adain_files / "vgg_normalised.pth", adain_files / "s.png"
+    out = tmp_path / "out.png"
+    code, _, err = run(["apply", str(decoder), str(adain_files / "a.png"), "-o", str(out), "--style", str(style),
+                        "--encoder", str(encoder), "--encoder-sha256", sha256_of(encoder)[:8], "-q"], capsys)
+    assert code == 0, err
+    got = read_image(out) / 255
+    assert got.shape == (32, 32, 3)
+    model = load_model(decoder, encoder=encoder)
+    np.testing.assert_allclose(got, _expected(model, adain_files / "a.png", style=read_image(style)), atol=LEVEL)
+    assert read_provenance(out)["model"]["provenance"]["encoder"]["sha256"] == sha256_of(encoder)
+
+
+def test_a_folder_through_the_batch_path_loads_the_encoder_and_a_changed_encoder_redoes_it(
+        adain_files, tmp_path, capsys, scheduler):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b"):
+        (folder / f"{name}.png").write_bytes((adain_files / f"{name}.png").read_bytes())
+    encoder = tmp_path / "vgg_normalised.pth"
+    encoder.write_bytes((adain_files / "vgg_normalised.pth").read_bytes())
+    out = tmp_path / "out"
+    argv = ["apply", str(adain_files / "decoder.pth"), str(folder), "-o", str(out), "--style",
+            str(adain_files / "s.png"), "--encoder", str(encoder), "--scheduler", scheduler]
+    code, _, err = run(argv, capsys)
+    assert code == 0 and "2 done, 0 skipped, 0 failed" in err, err
+    model = load_model(adain_files / "decoder.pth", encoder=encoder)
+    for name in ("a", "b"):
+        got = read_image(out / f"{name}.png") / 255
+        assert got.shape == (32, 32, 3)
+        np.testing.assert_allclose(got, _expected(model, folder / f"{name}.png", style=read_image(adain_files / "s.png")),
+                                   atol=LEVEL)
+        options = read_provenance(out / f"{name}.png")["options"]
+        assert options["encoder"] == str(encoder.resolve()) and options["encoder_sha256"] == sha256_of(encoder)
+    before = read_image(out / "a.png")
+    torch.save(randomized(adain_vgg(), seed=3).state_dict(), encoder)  # other weights: the job hash changes
+    code, _, err = run(argv, capsys)
+    assert code == 0 and "2 done, 0 skipped, 0 failed" in err, err
+    assert not np.array_equal(read_image(out / "a.png"), before)
+
+
+def test_a_decoder_without_its_encoder_is_refused_in_one_line_naming_the_flag(adain_files, tmp_path, capsys):
+    code, _, err = run(["apply", str(adain_files / "decoder.pth"), str(adain_files / "a.png"), "-o",
+                        str(tmp_path / "o.png"), "--style", str(adain_files / "s.png"), "-q"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "pytorch-AdaIN decoder" in err and "--encoder" in err and not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["saved", "examples"])
+def test_an_encoder_with_a_model_that_takes_none_is_refused_in_one_line(kind, model_file, adain_files, image_dir,
+                                                                       tmp_path, capsys):
+    model = model_file
+    if kind == "examples":  # a pytorch/examples TransformerNet state dict
+        model = tmp_path / "candy.pth"
+        torch.save(randomized(ExamplesNet()).state_dict(), model)
+    code, _, err = run(["apply", str(model), str(image_dir / "im0.png"), "-o", str(tmp_path / "o.png"),
+                        "--encoder", str(adain_files / "vgg_normalised.pth"), "-q"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert ("whole saved model" if kind == "saved" else "'johnson' state dict") in err and "encoder" in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_stack_applies_in_process_with_the_decoder_and_its_encoder(adain_files, tmp_path, capsys):
+    stack = tmp_path / "stack.tif"
+    tifffile.imwrite(stack, (np.random.default_rng(3).random((3, 32, 32, 3)) * 255).astype(np.uint8), photometric="rgb")
+    out = tmp_path / "out.tif"
+    code, _, err = run(["apply", str(adain_files / "decoder.pth"), str(stack), "-o", str(out), "--style",
+                        str(adain_files / "s.png"), "--encoder", str(adain_files / "vgg_normalised.pth"), "-q"], capsys)
+    assert code == 0, err
+    assert tifffile.imread(out).shape == (3, 32, 32, 3)
+    encoder = read_video_provenance(out)["model"]["provenance"]["encoder"]
+    assert encoder["sha256"] == sha256_of(adain_files / "vgg_normalised.pth")

@@ -176,17 +176,24 @@ def cross_jobs(task: str, contents: Sequence[str | os.PathLike], styles: Sequenc
 
 def apply_jobs(contents: Sequence[str | os.PathLike], outputs: Sequence[str | os.PathLike], *,
                model: str | os.PathLike, model_name: str, sha256: str, style: str | os.PathLike | None = None,
+               encoder: str | os.PathLike | None = None, encoder_sha256: str | None = None,
                options: Mapping[str, Any] | None = None) -> list[Job]:
     """One ``"apply"`` job per content image: the saved model ``model`` (checked against the full
     ``sha256``, which the job hash covers, so a changed model file redoes the outputs).
 
-    ``options`` are :class:`~nst_engine.models.applying.ModelRun`'s (``size``, ``color``,
-    ``color_options``, ``device``, ``precision``, ``threads``, the model's call options).
+    ``encoder`` is a pytorch-AdaIN decoder's ``vgg_normalised.pth``, with its full
+    ``encoder_sha256`` for the same reasons. ``options`` are
+    :class:`~nst_engine.models.applying.ModelRun`'s (``size``, ``color``, ``color_options``,
+    ``device``, ``precision``, ``threads``, the model's call options).
     """
     if len(contents) != len(outputs):
         raise OptionError(f"apply_jobs: {len(contents)} contents but {len(outputs)} outputs")
     shared = {"model": str(Path(model).resolve()), "model_name": model_name, "model_sha256": sha256,
               **dict(options or {})}
+    if encoder is not None:  # only then: the other models' job hashes stay as they were
+        if encoder_sha256 is None:
+            raise OptionError("apply_jobs: an encoder needs its encoder_sha256, which the job hash covers")
+        shared.update(encoder=str(Path(encoder).resolve()), encoder_sha256=encoder_sha256)
     styles = () if style is None else (str(style),)
     return [Job("apply", str(content), styles, str(output), dict(shared)) for content, output in zip(contents, outputs)]
 

@@ -126,11 +126,11 @@ def _color(job: Job, content: np.ndarray) -> tuple[np.ndarray, dict]:
 
 
 @functools.lru_cache(maxsize=2)
-def _model(path: str, sha256: str) -> Any:
-    """The job's model, loaded once per worker (checked against the client's SHA-256), not once per job."""
+def _model(path: str, sha256: str, encoder: str | None, encoder_sha256: str | None) -> Any:
+    """The job's model, loaded once per worker (checked against the client's SHA-256s), not once per job."""
     from ..models.loading import load_model
 
-    return load_model(path, sha256=sha256)
+    return load_model(path, sha256=sha256, encoder=encoder, encoder_sha256=encoder_sha256)
 
 
 def _apply(job: Job, content: np.ndarray, threads: int | None) -> tuple[np.ndarray, dict]:
@@ -139,12 +139,13 @@ def _apply(job: Job, content: np.ndarray, threads: int | None) -> tuple[np.ndarr
 
     options = dict(job.options)
     path, sha256 = options.pop("model"), options.pop("model_sha256")
+    encoder, encoder_sha256 = options.pop("encoder", None), options.pop("encoder_sha256", None)
     options.pop("model_name", None)
     if options.get("threads") is None:
         options["threads"] = threads or _share_of_cores()
     style = read_image(job.styles[0]) if job.styles else None
     started = time.perf_counter()
-    run = ModelRun(_model(path, sha256), style=style, **options)
+    run = ModelRun(_model(path, sha256, encoder, encoder_sha256), style=style, **options)
     image = run([content])[0]
     provenance = dict(run.describe(), content=job.content, style=job.styles[0] if job.styles else None,
                       model_file=Path(path).name, model_sha256=sha256, options=job.options,

@@ -217,6 +217,10 @@ def _apply_images(jobs: list, where: dict) -> bool:
                    "recolours the style image (adain only). Options with -p color.KEY=VALUE.")
 @click.option("-p", "params", multiple=True, metavar="color.KEY=VALUE", help="An option of the color transfer.")
 @click.option("--sha256", default=None, help="Expected SHA-256 of MODEL (or a prefix of at least 8 hex digits).")
+@click.option("--encoder", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A pytorch-AdaIN decoder.pth MODEL: its encoder, vgg_normalised.pth.")
+@click.option("--encoder-sha256", default=None, metavar="HEX",
+              help="Expected SHA-256 of --encoder (or a prefix of at least 8 hex digits).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="fp32", show_default=True,
               help="bf16: autocast where the CPU (AMX, AVX-512 BF16) or GPU has it; auto: bf16 there, else fp32.")
@@ -233,10 +237,12 @@ def _apply_images(jobs: list, where: dict) -> bool:
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary lines.")
 def apply_command(model_path: Path, inputs: tuple[Path, ...], output: Path, style_path: Path | None,
                   alpha: float | None, style_index: int | None, style_mix: str | None, size: int | None, color: str,
-                  params: tuple[str, ...], sha256: str | None, device: str, precision: str, threads: int | None,
-                  batch_size: int, clip: bool, scheduler: str | None, workers: int | None, retries: int, force: bool,
-                  quiet: bool) -> None:
+                  params: tuple[str, ...], sha256: str | None, encoder: Path | None, encoder_sha256: str | None,
+                  device: str, precision: str, threads: int | None, batch_size: int, clip: bool,
+                  scheduler: str | None, workers: int | None, retries: int, force: bool, quiet: bool) -> None:
     """Apply the feed-forward MODEL (saved by nst_engine.save_model, or a published .pth) to each IN.
+
+    A pytorch-AdaIN decoder.pth MODEL needs its encoder: --encoder vgg_normalised.pth.
 
     IN is an image, a folder of images, a multi-page TIFF stack, a video, or with --clip a folder
     of frames. Every output carries provenance (the model file's name and SHA-256, the options);
@@ -259,7 +265,7 @@ def apply_command(model_path: Path, inputs: tuple[Path, ...], output: Path, styl
     from ..models.applying import ModelRun
     from ..models.loading import load_model
 
-    model = load_model(model_path, sha256=sha256)
+    model = load_model(model_path, sha256=sha256, encoder=encoder, encoder_sha256=encoder_sha256)
     if model.needs_style and style_path is None:
         raise OptionError(f"model {model.name!r} ({model_path.name}) takes its style from an image: add --style IMAGE")
     calls = {k: v for k, v in (("style_index", style_index), ("style_mix", mix), ("alpha", alpha)) if v is not None}
@@ -280,8 +286,11 @@ def apply_command(model_path: Path, inputs: tuple[Path, ...], output: Path, styl
         from ..batching.jobs import apply_jobs
 
         folder = outputs[0].parent if len(items) == 1 else output
+        # The encoder's full SHA-256 as loaded: workers check the file against it, and the job hash covers it.
+        encoder_digest = model.provenance["encoder"]["sha256"] if encoder is not None else None
         jobs = apply_jobs([i.path for i, _ in image_items], [p for _, p in image_items], model=model_path,
-                          model_name=model.name, sha256=model.provenance["sha256"], style=style_path, options=options)
+                          model_name=model.name, sha256=model.provenance["sha256"], style=style_path,
+                          encoder=encoder, encoder_sha256=encoder_digest, options=options)
         where = {"output_dir": folder, "scheduler": scheduler, "workers": workers, "threads_per_worker": None,
                  "retries": retries, "force": force, "evaluate": False, "quiet": quiet}
         ok = _apply_images(jobs, where)

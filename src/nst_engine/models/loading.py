@@ -117,6 +117,9 @@ def load_model(
         layout = FORMAT
     else:
         name = name or _infer_name(state, path)
+        if encoder is not None and name != "adain":
+            raise OptionError(f"{path} is a {name!r} state dict; an encoder goes only with a pytorch-AdaIN decoder: "
+                              "leave out encoder=")
         if name == "johnson":
             found, clean = examples_layout(state)
             model = _create(name, {**found, **options}, path)
@@ -126,7 +129,7 @@ def load_model(
             if encoder is None:
                 raise WeightsUnavailableError(
                     f"{path} is a pytorch-AdaIN decoder: pass its encoder too, "
-                    "load_model(decoder, name='adain', encoder='vgg_normalised.pth')")
+                    "load_model(decoder, name='adain', encoder='vgg_normalised.pth')", option="encoder")
             model = _create(name, options, path)
             load_encoder(model, encoder, sha256=encoder_sha256)
             _load_into(model.decoder, state, path, "adain", part="decoder")
