@@ -14,7 +14,16 @@ __all__ = [
 
 
 class NstError(Exception):
-    """Base class: the CLI prints these as one line, without a traceback."""
+    """Base class: the CLI prints these as one line, without a traceback.
+
+    ``option`` names the option that fixes it as the engine knows it (``"steps"``, ``"optimizer
+    lr"``, ``"encoder"``), so that a front end can point at its own spelling (a CLI flag, a form
+    field); ``None`` if no one.
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class ImageError(NstError, ValueError):
@@ -22,15 +31,7 @@ class ImageError(NstError, ValueError):
 
 
 class OptionError(NstError, ValueError):
-    """An option has an unknown name, a wrong type or an out-of-range value.
-
-    ``option`` names it as the engine knows it (``"steps"``, ``"optimizer lr"``), so that a
-    front end can point at its own spelling (a CLI flag, a form field); ``None`` if no one.
-    """
-
-    def __init__(self, message: str, *, option: str | None = None) -> None:
-        super().__init__(message)
-        self.option = option
+    """An option has an unknown name, a wrong type or an out-of-range value (``option`` names it)."""
 
 
 class UnknownEntryError(OptionError, KeyError):
@@ -49,11 +50,4 @@ class ResourceError(NstError, MemoryError):
 
 
 class WeightsUnavailableError(NstError):
-    """Pretrained weights are neither cached nor downloadable, or a file needs others not given.
-
-    ``option``, as :class:`OptionError`'s, names the option that would supply them, if one does.
-    """
-
-    def __init__(self, message: str, *, option: str | None = None) -> None:
-        super().__init__(message)
-        self.option = option
+    """Pretrained weights are neither cached nor downloadable, or a file needs others not given."""
