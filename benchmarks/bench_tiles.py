@@ -6,10 +6,12 @@ seconds per step (median of the steps after the first), its peak resident memory
 it had before the run (``VmHWM`` after resetting it) and the engine's estimate. An untiled
 configuration the engine estimates not to fit is skipped. ``--agreement`` adds item 4 of the
 tiling issue: at 1024², tiled with 256² tiles vs untiled, same seed, 30 steps: SSIM between
-the results and the relative difference of their final losses.
+the results and the relative difference of their final losses. ``--floor`` adds the same
+untiled run on one thread: how far two untiled runs that differ only in float summation order
+end apart, the most any other evaluation of the same objective can be expected to agree.
 
     python benchmarks/bench_tiles.py [--sizes 2048] [--tile 1024] [--steps 3]
-                                     [--memory-sizes 8192] [--agreement] [--line-search] [--json out.json]
+                                     [--memory-sizes 8192] [--agreement [--floor]] [--line-search] [--json out.json]
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backbone", choices=list(BACKBONES), default="vgg19")
     parser.add_argument("--agreement", action="store_true", help="1024², 256² tiles vs untiled, 30 steps")
+    parser.add_argument("--floor", action="store_true", help="with --agreement: untiled on 1 thread as well")
     parser.add_argument("--line-search", action="store_true", help="L-BFGS with its strong-Wolfe line search")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -131,15 +134,27 @@ def main() -> None:
 
         from nst_engine.metrics import ssim
 
-        paths = {tile: Path(f"/tmp/bench_tiles_{tile}.npy") for tile in (None, 256)}
-        runs = {tile: _run(dict(base, size=1024, tile=tile, steps=30, save=str(path))) for tile, path in paths.items()}
-        images = {tile: np.load(path) for tile, path in paths.items()}
-        agreement = {"ssim": ssim(images[None], images[256]),
-                     "loss_difference": abs(runs[256]["loss"] - runs[None]["loss"]) / abs(runs[None]["loss"]),
-                     "s_per_step": {str(t): r["s_per_step"] for t, r in runs.items()},
-                     "losses": {str(t): r["losses"] for t, r in runs.items()}}
+        runs_of = {"untiled": dict(base, tile=None), "tiled": dict(base, tile=256)}
+        if args.floor:
+            runs_of["untiled, 1 thread"] = dict(base, tile=None, threads=1)
+        runs, images = {}, {}
+        for label, config in runs_of.items():
+            path = Path(f"/tmp/bench_tiles_{label.replace(' ', '_').replace(',', '')}.npy")
+            runs[label] = _run(dict(config, size=1024, steps=30, save=str(path)))
+            images[label] = np.load(path)
+
+        def compare(label: str) -> dict:
+            return {"ssim": ssim(images["untiled"], images[label]),
+                    "loss_difference": abs(runs[label]["loss"] - runs["untiled"]["loss"]) / abs(runs["untiled"]["loss"])}
+
+        agreement = {**compare("tiled"), "s_per_step": {t: r["s_per_step"] for t, r in runs.items()},
+                     "losses": {t: r["losses"] for t, r in runs.items()}}
         print(f"agreement 1024², 256² tiles vs untiled, 30 steps: SSIM {agreement['ssim']:.4f}, "
               f"final loss differs by {agreement['loss_difference']:.2%}")
+        if args.floor:
+            agreement["floor"] = compare("untiled, 1 thread")
+            print(f"floor: untiled on 1 vs {args.threads} threads: SSIM {agreement['floor']['ssim']:.4f}, "
+                  f"final loss differs by {agreement['floor']['loss_difference']:.2%}")
         results.append({"agreement": agreement})
     print(f"# load at the end {os.getloadavg()[0]:.2f}")
     if args.json:
