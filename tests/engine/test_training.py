@@ -127,12 +127,12 @@ def test_images_come_from_a_folder_a_glob_or_a_tiff_stack(frames, tmp_path):
     write_image(tmp_path / "larger.png", np.zeros((100, 120, 3), np.float32))
     folder = read_training_images(tmp_path, size=32)
     assert (len(folder), folder.kind) == (5, "folder")  # any sizes
-    assert folder.images[4].shape == (48, 58, 3)  # 100×120 reduced to a shorter side of 1.5 × 32
+    assert folder.store.shape(4) == (48, 58)  # 100×120 reduced to a shorter side of 1.5 × 32
     assert len(read_training_images(str(tmp_path / "f*.png"), size=32)) == 4
     tifffile.imwrite(tmp_path / "stack.tif", (np.stack(frames) * 255).astype(np.uint8), photometric="rgb")
     stack = read_training_images(tmp_path / "stack.tif", size=32)
     assert (len(stack), stack.kind) == (4, "tiff")
-    assert stack.images[0].shape == (48, 64, 3)  # shorter side 48 = 1.5 × 32: kept
+    assert stack.store.shape(0) == (48, 64)  # shorter side 48 = 1.5 × 32: kept
 
 
 def test_an_empty_folder_or_an_unreadable_video_is_refused_by_name(tmp_path):

@@ -20,6 +20,13 @@ def _line(event, *, rate: float, batch_size: int) -> str:
     return f"step {event.step}/{event.total}  {terms}  {rate:.2f} it/s ({rate * batch_size:.1f} img/s)"
 
 
+def _storage_line(storage: dict) -> str:
+    from ..training.image_store import size_text
+
+    return (f"{storage['count']} training images, {size_text(storage['bytes'])} as float16 in an unnamed "
+            f"temporary file in {storage['folder']} (freed when the run ends)")
+
+
 def _drain(events, *, quiet: bool, log_every: int, batch_size: int, previews: Path | None):
     """Drain the training, a progress line every ``log_every`` steps (and at the last); its result.
 
@@ -34,6 +41,8 @@ def _drain(events, *, quiet: bool, log_every: int, batch_size: int, previews: Pa
                 event = next(events)
             except StopIteration as done:
                 return done.value
+            if event.storage is not None and not quiet:
+                click.echo(_storage_line(event.storage), err=True)
             if first and event.step > 1 and not quiet:
                 click.echo(f"resumed at step {event.step - 1} from its checkpoint", err=True)
             first, steps_since, seconds = False, steps_since + 1, seconds + event.step_s

@@ -64,6 +64,9 @@ class TrainEvent:
     previews: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
     #: The checkpoint written after this step, if one was.
     checkpoint: Path | None = None
+    #: On the run's first event: the training images' ``count``, and the ``bytes`` and
+    #: ``folder`` of the temporary file holding them (:meth:`~nst_engine.training.data.TrainingImages.storage`).
+    storage: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,9 @@ def train(
         One style image, or several (arrays or image files).
     images
         What the network will stylise: a list of arrays, or a folder of images, a glob, a
-        video file or a TIFF stack (:func:`~nst_engine.training.data.read_training_images`).
+        video file or a TIFF stack (:func:`~nst_engine.training.data.read_training_images`), read
+        once into an anonymous temporary file (beside ``checkpoint``, else in ``$TMPDIR``) that
+        is gone when the run ends: memory does not grow with their number.
     backbone, backbone_options, losses, loss_options
         As in :func:`nst_engine.iter_stylize`; ``"auto"``: ``vgg19`` when its ImageNet weights
         are cached, else ``random-multiscale`` (works offline). VGG's content layer defaults
@@ -233,14 +238,14 @@ def train(
         raise OptionError("styles needs at least one style image; got an empty list", option="styles")
     style_read = [_read(s, f"style image {i}") for i, s in enumerate(style_list)]
     validation_read = [_read(v, f"validation image {i}") for i, v in enumerate(_listed(validation))]
-    data = read_training_images(images, size=size)
     dev = resolve_device(device)
     resolved_precision = resolve_precision(precision, dev)
     entry = get_entry("backbones", backbone)
     bound = Bound(entry, entry.bind(backbone_options))
     terms = build_terms(weights, loss_options)
+    folder = None if checkpoint is None else Path(checkpoint).expanduser().parent
 
-    with torch_threads(threads):
+    with read_training_images(images, size=size, folder=folder) as data, torch_threads(threads):
         net = bound.create().eval().requires_grad_(False)
         loss = PerceptualLoss(net, terms, blame=bound.blamed)
         net.to(dev)
@@ -316,7 +321,8 @@ def train(
                 wants = previews_t and (last or (preview_every and done % preview_every == 0))
                 step_s = time.perf_counter() - step_started
                 command = yield TrainEvent(done, steps, step_losses, step_s, batch_size / step_s,
-                                           previews() if wants else None, written)
+                                           previews() if wants else None, written,
+                                           data.storage() if step == start else None)
                 if _stop_requested(command):
                     raise Cancelled("stop sent")
         except Cancelled:
