@@ -13,7 +13,7 @@ from skimage.transform import resize
 from nst_engine.backbones.geometry import LayerGeometry, Window, chain_geometry
 from nst_engine.backbones.random_multiscale import random_multiscale
 from nst_engine.backbones.vgg import vgg19
-from nst_engine.errors import OptionError
+from nst_engine.errors import OptionError, ResourceError
 from nst_engine.losses import functional as LF
 from nst_engine.metrics import ssim
 from nst_engine.pipeline import _references, iter_stylize, stylize
@@ -200,6 +200,23 @@ def test_lbfgs_history_is_capped_for_large_tiled_images():
     content, style = _photo(data.astronaut(), (256, 256)), _photo(data.coffee(), (64, 64))
     plan = plan_run(content, style, size=4096, scales=1, steps=2, tile=1024, check_memory=False, **SMALL)
     assert plan.optimizer.options["history_size"] == 3
+
+
+def test_a_tiled_run_that_does_not_fit_remembers_fewer_steps_before_it_is_refused(monkeypatch):
+    content, style = _photo(data.astronaut(), (256, 256)), _photo(data.coffee(), (64, 64))
+    run = dict(size=4096, scales=1, steps=30, tile=1024, tile_graphs=0, **SMALL)
+    plenty = plan_run(content, style, **run, check_memory=False)
+    assert plenty.optimizer.options["history_size"] == 3
+    shortest = plan_run(content, style, **run, optimizer_options={"history_size": 1}, check_memory=False)
+    budget = (plenty.memory.peak_bytes + shortest.memory.peak_bytes) // 2
+    monkeypatch.setattr("nst_engine.memory.available_bytes", lambda device="cpu": budget)
+    tight = plan_run(content, style, **run)
+    assert tight.optimizer.options["history_size"] in (1, 2)
+    assert tight.schedule.tiles == (1024,) and tight.memory.peak_bytes <= budget
+    assert tight.options["optimizer_options"]["history_size"] == tight.optimizer.options["history_size"]
+    monkeypatch.setattr("nst_engine.memory.available_bytes", lambda device="cpu": shortest.memory.peak_bytes - 1)
+    with pytest.raises(ResourceError, match=r"history_size \(now 3\)"):  # refused as before, not at one step
+        plan_run(content, style, **run)
 
 
 def test_cancel_inside_a_tiled_step_returns_the_last_completed_iterate(fresh_host):

@@ -61,7 +61,8 @@ def choose_tiling(tile: int | str | None, tile_graphs: int | None, *, schedule: 
 
     ``estimate(schedule, optimizer)`` is the plan's memory estimate. An explicit ``tile``
     with a loss or backbone that cannot tile is refused; ``"auto"`` tiles only a run whose
-    untiled estimate does not fit, at the largest of :data:`TILE_SIDES` that fits.
+    untiled estimate does not fit, at the largest of :data:`TILE_SIDES` that fits. Where no
+    side fits with the capped L-BFGS history, fewer steps are remembered, down to one.
     """
     from .objective import untileable
 
@@ -75,16 +76,24 @@ def choose_tiling(tile: int | str | None, tile_graphs: int | None, *, schedule: 
         sides = (tile,)
     elif tile == "auto" and not found.fits and why_not is None:
         sides = tuple(side for side in TILE_SIDES if side < max(shapes[-1]))
-    for side in sides:  # largest first: the first that fits, else the smallest
+
+    def tiled_with(side: int, tiled_optimizer: Any) -> tuple[Any, Any]:
         tiled = dataclasses.replace(schedule, tiles=scale_tiles(shapes, side))
-        if not any(tiled.tiles):
-            continue
         if auto_checkpointing and hasattr(network, "checkpointing"):  # by the largest piece of work now
             network.checkpointing = _largest_work(network, objective, tiled) > checkpoint_pixels
-        schedule, optimizer = tiled, _capped_optimizer(optimizer, shapes[-1])
-        found = estimate(tiled, optimizer)
-        if found.fits:
-            break
+        return tiled, estimate(tiled, tiled_optimizer)
+
+    sides = tuple(side for side in sides if any(scale_tiles(shapes, side)))
+    histories = _fewer_pairs(_capped_optimizer(optimizer, shapes[-1])) if sides else []
+    # Largest tiles first at the capped history, then, only if no side fits, fewer remembered
+    # steps: smaller tiles cost time, a shorter history costs convergence.
+    tried = ((h, *tiled_with(side, h)) for h in histories for side in sides)
+    fitted = next((candidate for candidate in tried if candidate[2].fits), None)
+    if fitted:
+        optimizer, schedule, found = fitted
+    elif sides:  # the smallest side at the capped history: refused later, with advice
+        optimizer = histories[0]
+        schedule, found = tiled_with(sides[-1], optimizer)
     if schedule.tiles and found.fits:
         kept = _kept_graphs(tile_graphs, found, network, objective, schedule)
         if kept:
@@ -116,6 +125,15 @@ def _kept_graphs(requested: int | None, estimate: Any, network: Any, objective: 
         return 0
     room = KEEP_GRAPHS_SHARE * estimate.available_bytes - estimate.peak_bytes
     return max(0, min(tiles, int(room // estimate.tile_graph_bytes) + 1))
+
+
+def _fewer_pairs(optimizer: Any) -> list[Any]:
+    """``optimizer`` (a bound entry), then with one remembered step fewer each, down to one."""
+    history = optimizer.options.get("history_size")
+    if history is None:
+        return [optimizer]
+    return [dataclasses.replace(optimizer, options={**optimizer.options, "history_size": h})
+            for h in range(int(history), 0, -1)]
 
 
 def _capped_optimizer(optimizer: Any, shape: tuple[int, int]) -> Any:
