@@ -1,8 +1,10 @@
-"""Feed-forward models: seconds per frame of ``Model.apply``.
+"""Feed-forward models: seconds per frame of ``Model.apply``; a trained model against optimisation.
 
 Run from the repository root::
 
     python benchmarks/bench_feed_forward.py apply [--sizes 256,512,1024] [--threads 2] [--runs 5]
+    python benchmarks/bench_feed_forward.py compare [--size 128] [--iterations 2000] [--batch-size 1]
+        [--frames 24] [--opt-steps 300] [--threads 2] [--json out.json]
 
 **apply**: Johnson et al.'s transformer net (random initialisation: the speed does not depend
 on the weights) through :meth:`Model.apply` on an RGB image of each side, on the CPU with
@@ -12,15 +14,26 @@ says it was skipped); on CUDA too when a GPU is there. Each row is the median of
 calls after two warm-up calls, in wall seconds and in the process's CPU seconds (on a shared
 machine, CPU seconds / threads estimates the wall time on idle cores). Goal: >= 10 frames/s at 512² on 2 CPU cores in bf16 on AMX
 (>= 4 without). Prints a Markdown table and the load average.
+
+**compare**: trains ``johnson`` for ``--iterations`` steps on the frames of a synthetic pan
+(bench_video's clip: astronaut, styled by coffee, random-multiscale backbone), then, on the
+clip's middle frame, holds the model's output against a ``--opt-steps`` optimisation of that
+frame (defaults otherwise): content, style (Gram) and total loss of both images under one
+objective (the frame's default objective at ``--size``, evaluated once), and seconds per frame.
+Over the whole clip it measures the temporal error of the applied frames beside that of
+``stylize_video(coherence="temporal")`` on the same clip (the video issue's best mode), and
+the training throughput in crops per second.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -69,6 +82,73 @@ def bench_apply(sizes: list[int], *, threads: int, runs: int) -> list[dict]:
     return rows
 
 
+def _objective_losses(image: np.ndarray, frame: np.ndarray, style: np.ndarray, size: int) -> dict:
+    """``image``'s weighted losses under the default objective of ``frame`` styled by ``style``."""
+    from nst_engine.pipeline import iter_stylize
+
+    events = iter_stylize(frame, style, init_image=image, size=size, scales=1, steps=1, until="steps",
+                          backbone="random-multiscale", precision="fp32", device="cpu", preview_every=0)
+    return next(events).losses  # L-BFGS's first step evaluates the initial image only
+
+
+def bench_compare(args: argparse.Namespace) -> dict:
+    """Train, apply, optimise, measure (see the module docstring)."""
+    from skimage import data
+
+    from nst_engine.generators import result_of
+    from nst_engine.metrics.temporal import temporal_error
+    from nst_engine.pipeline import iter_stylize
+    from nst_engine.training import train_model
+    from nst_engine.video.stylize import stylize_video
+    from nst_engine.video.synthetic import pan
+
+    torch.set_num_threads(args.threads)
+    size, style = args.size, data.coffee()
+    clip = pan(frames=args.frames, size=size, speed=(3 * size / 256, size / 256))
+    started = time.perf_counter()
+    trained = train_model(style, list(clip.frames), size=size, steps=args.iterations, batch_size=args.batch_size,
+                          backbone="random-multiscale", seed=0, threads=args.threads, preview_every=0)
+    train_s = time.perf_counter() - started
+    model = trained.model.eval()
+    started = time.perf_counter()
+    applied = [model.apply(frame) for frame in clip.frames]
+    apply_s = (time.perf_counter() - started) / len(applied)
+    middle = clip.frames[len(clip.frames) // 2]
+    started = time.perf_counter()
+    optimised = result_of(iter_stylize(middle, style, size=size, steps=args.opt_steps, until="steps",
+                                       backbone="random-multiscale", seed=0, threads=args.threads,
+                                       device="cpu", preview_every=0)).image
+    optimise_s = time.perf_counter() - started
+    started = time.perf_counter()
+    video = stylize_video(clip.frames, style, backbone="random-multiscale", size=size, coherence="temporal",
+                          seed=0, threads=args.threads)
+    video_s = (time.perf_counter() - started) / len(clip.frames)
+    return {
+        "size": size, "iterations": args.iterations, "batch_size": args.batch_size, "frames": args.frames,
+        "train_images_per_s": args.iterations * args.batch_size / train_s, "train_s": train_s,
+        "model": {"losses": _objective_losses(applied[len(applied) // 2], middle, style, size), "s_per_frame": apply_s,
+                  "temporal_error": temporal_error(applied, clip.frames).mean},
+        "optimisation": {"losses": _objective_losses(optimised, middle, style, size), "s_per_frame": optimise_s,
+                         "steps": args.opt_steps},
+        "temporal video": {"temporal_error": temporal_error(video.frames, clip.frames).mean, "s_per_frame": video_s},
+    }
+
+
+def _compare_table(found: dict) -> str:
+    model, optimised = found["model"], found["optimisation"]
+    lines = [f"{found['iterations']} iterations of batch {found['batch_size']} at {found['size']}² "
+             f"({found['train_images_per_s']:.2f} crops/s, {found['train_s'] / 60:.1f} min)", "",
+             "| image of the middle frame | content | style (Gram) | total | s/frame |", "|---|---|---|---|---|"]
+    for label, row in (("johnson, trained", model), (f"optimised, {optimised['steps']} steps", optimised)):
+        losses = row["losses"]
+        lines.append(f"| {label} | {losses['content']:.4g} | {losses['gram']:.4g} | {losses['total']:.4g} | "
+                     f"{row['s_per_frame']:.3f} |")
+    lines += ["", f"temporal error over {found['frames']} frames: applied model {model['temporal_error']:.3g}, "
+              f"stylize_video temporal {found['temporal video']['temporal_error']:.3g} "
+              f"({found['temporal video']['s_per_frame']:.1f} s/frame)"]
+    return "\n".join(lines)
+
+
 def _table(rows: list[dict]) -> str:
     lines = ["| device | precision | side | threads | s/frame | frames/s | CPU s/frame |", "|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -80,11 +160,24 @@ def _table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["apply"])
+    parser.add_argument("part", choices=["apply", "compare"])
     parser.add_argument("--sizes", default="256,512,1024")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--size", type=int, default=128, help="compare: crops, frames and optimisation")
+    parser.add_argument("--iterations", type=int, default=2000, help="compare: training steps")
+    parser.add_argument("--batch-size", type=int, default=1, help="compare: crops per training step")
+    parser.add_argument("--frames", type=int, default=24, help="compare: frames of the pan")
+    parser.add_argument("--opt-steps", type=int, default=300, help="compare: steps of the optimisation")
+    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.part == "compare":
+        found = bench_compare(args)
+        print(_compare_table(found))
+        print(f"\ntorch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}")
+        if args.json:
+            args.json.write_text(json.dumps(found, indent=1))
+        return
     if args.runs < 5:
         parser.error("--runs must be at least 5: a median of fewer is noise")
     rows = bench_apply([int(s) for s in args.sizes.split(",")], threads=args.threads, runs=args.runs)
