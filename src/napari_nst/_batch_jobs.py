@@ -7,7 +7,9 @@ content plane, as the engine should see it (:func:`~napari_nst._layers.to_unit`,
 TIFF; a lazy layer's plane read at the run's size, :mod:`napari_nst._lazy`), and each style into a private temporary folder, makes one
 :class:`~nst_engine.batching.jobs.Job` per plane with its output there, yields a
 :class:`BatchProgress` per finished job, and returns a :class:`BatchOutcome` with the images
-put back in their stacks. The folder is removed at the end, also after a cancel or a failure.
+put back in their stacks (a large one, or one of a multiscale content, with its pyramid for a
+multiscale layer, :mod:`napari_nst._multiscale`). The folder is removed at the end, also after
+a cancel or a failure.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from nst_engine.batching.jobs import Job
 
 from ._layers import output_hw, put_plane, to_unit
 from ._lazy import LazyPlane, read_plane, read_style, style_side
+from ._multiscale import multiscale_of
 from ._workers import RunFailed, failure_message
 
 __all__ = ["BatchGroup", "BatchRequest", "BatchProgress", "GroupResult", "BatchOutcome", "batch_job", "write_image"]
@@ -96,12 +99,13 @@ class BatchProgress:
 
 @dataclass(frozen=True)
 class GroupResult:
-    """One group's image (its stack, planes not made are 0; ``None`` if no plane was made), a
-    record per plane (index, status, seconds, worker, error, steps) and the engine's provenance
-    of its first finished plane (``{}`` if none)."""
+    """One group's image (its stack, planes not made are 0; ``None`` if no plane was made; a
+    list of levels, full resolution first, for a multiscale layer), a record per plane (index,
+    status, seconds, worker, error, steps) and the engine's provenance of its first finished
+    plane (``{}`` if none)."""
 
     group: BatchGroup
-    image: np.ndarray | None = field(repr=False)
+    image: np.ndarray | list[np.ndarray] | None = field(repr=False)
     planes: list[dict[str, Any]]
     provenance: dict[str, Any]
 
@@ -254,5 +258,7 @@ def _outcome(request: BatchRequest, placed: list, records: dict[str, dict], info
                 provenance = provenance or engine
                 image = put_plane(image, group.stack_shape, index, found)
             planes.append(plane)
+        if image is not None:
+            image = multiscale_of(image, group.content, lead=len(group.stack_shape)) or image
         results.append(GroupResult(group, image, planes, provenance))
     return BatchOutcome(results, request.cancel.is_set(), info)

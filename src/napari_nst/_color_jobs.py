@@ -4,8 +4,9 @@
 yields a :class:`ColorProgress` after every plane (the widget shows the newest on a timer),
 and returns a :class:`ColorResult`. A comparison stacks every method's result along a
 leading *method* axis here, in the worker, so that the main thread adds one layer, not one
-per method. The figures come from :mod:`nst_engine.metrics`: the per-channel
-``KL(reference ‖ result)`` of kernel density estimates and SSIM of the luminance.
+per method; a large result's pyramid is built here too. The figures come from
+:mod:`nst_engine.metrics`: the per-channel ``KL(reference ‖ result)`` of kernel density
+estimates and SSIM of the luminance.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from nst_engine.transfers import bind_color_transfer
 
 from ._layers import at_plane, put_plane, to_unit
 from ._lazy import LazyPlane, read_plane, read_style
+from ._multiscale import multiscale_of
 from ._workers import RunFailed, failure_message
 
 __all__ = ["ColorJob", "ColorProgress", "ColorOutcome", "ColorResult", "color_job"]
@@ -91,11 +93,14 @@ class ColorResult:
 
     ``stack[i]`` is outcome ``i``'s image with the length-1 leading axes of
     :func:`~napari_nst._layers.at_plane` when the source is a stack; the outcome's image is
-    a view of it, so a comparison holds each result once.
+    a view of it, so a comparison holds each result once. ``levels`` is what the layer shows
+    (Apply's image, or ``stack``) as a multiscale layer's levels, full resolution first, for a
+    large result or a multiscale source (:mod:`napari_nst._multiscale`), else None.
     """
 
     outcomes: list[ColorOutcome]
     stack: np.ndarray | None = field(default=None, repr=False)
+    levels: list[np.ndarray] | None = field(default=None, repr=False)
 
 
 def color_job(job: ColorJob) -> Generator[ColorProgress, Any, ColorResult]:
@@ -109,11 +114,11 @@ def color_job(job: ColorJob) -> Generator[ColorProgress, Any, ColorResult]:
             outcome = yield from _transfer(job, name, options, done=done, total=total)
             outcomes.append(outcome)
         if not job.compare:
-            return ColorResult(outcomes)
+            return ColorResult(outcomes, levels=multiscale_of(outcomes[0].image, job.source, lead=len(job.stack_shape)))
         index = job.indices[0]
         stack = np.stack([at_plane(o.image, index) for o in outcomes])
         views = [replace(o, image=plane.reshape(o.image.shape)) for o, plane in zip(outcomes, stack, strict=True)]
-        return ColorResult(views, stack)
+        return ColorResult(views, stack, multiscale_of(stack, job.source, lead=1 + len(index)))
     except Exception as exc:
         raise RunFailed(failure_message("Color transfer", exc)) from exc
 

@@ -4,7 +4,8 @@ A feed-forward model (:mod:`nst_engine.models`) stylises a plane in one forward 
 widget can follow the dims sliders. Loading the file takes seconds (torch, a SHA-256 over the
 file): :func:`load_fast_model` runs in a worker too. :func:`fast_job` applies the model to the
 planes of a :class:`FastJob` (plain arrays and options captured on the main thread), yielding
-each finished plane as a :class:`FastPlane` so the result layer fills in as it goes; the job's
+each finished plane as a :class:`FastPlane` (for a multiscale result with its halves, made
+here) so the result layer fills in as it goes; the job's
 ``cancel`` event is checked between planes, and the planes done so far are kept.
 """
 
@@ -26,6 +27,7 @@ from nst_engine.models import Model, load_model
 
 from ._layers import to_unit
 from ._lazy import LazyPlane, read_plane, read_style
+from ._multiscale import result_pyramid
 from ._workers import RunFailed, failure_message
 
 __all__ = [
@@ -107,6 +109,8 @@ class FastJob:
     size: int | None = None
     style: np.ndarray | LazyPlane | None = field(default=None, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
+    # 0: each plane is one array; n: it is halved here into at least n levels (a multiscale result).
+    levels: int = 0
     # Torch's CPU threads for the run (the plugin's "threads" setting); None keeps torch's own.
     threads: int | None = None
     # Set from the main thread: the run stops before its next plane.
@@ -115,12 +119,13 @@ class FastJob:
 
 @dataclass(frozen=True)
 class FastPlane:
-    """Plane ``index`` is done (``done`` of ``total``): ``image`` is float32 ``H×W×3`` in [0, 1]."""
+    """Plane ``index`` is done (``done`` of ``total``): ``image`` is float32 ``H×W×3`` in [0, 1],
+    or for a multiscale result a list of its levels, full resolution first."""
 
     done: int
     total: int
     index: tuple[int, ...]
-    image: np.ndarray = field(repr=False)
+    image: np.ndarray | list[np.ndarray] = field(repr=False)
     seconds: float
 
 
@@ -152,12 +157,11 @@ def fast_job(job: FastJob) -> Generator[FastPlane, Any, FastResult]:
             took = time.perf_counter() - started
             seconds += took
             done.append(index)
-            yield FastPlane(len(done), len(job.indices), index, image, took)
+            levels = result_pyramid(image, levels=job.levels, rgb=True) if job.levels else image
+            yield FastPlane(len(done), len(job.indices), index, levels, took)
         return FastResult(tuple(done), len(done) < len(job.indices), seconds)
     except Exception as exc:
         raise RunFailed(failure_message("Fast style", exc)) from exc
-
-
 
 
 def _read_style(style: np.ndarray | LazyPlane) -> np.ndarray:

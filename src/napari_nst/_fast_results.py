@@ -1,10 +1,13 @@
 """The Fast Style widget's result layers: one per content layer and model, filled plane by plane.
 
 A result layer covers the content's whole stack at the run's size, RGBA float32: a plane not
-done yet has alpha 0, so the content shows through it. Its ``metadata["nst"]`` records the
-model file, its SHA-256 and provenance, the options and the planes done; ``config`` says with
-which settings, so a run with the same settings skips the planes done and one with others
-starts the layer afresh. No Qt: the widget calls these on the main thread.
+done yet has alpha 0, so the content shows through it. A large result, or one of a multiscale
+content, is a multiscale layer whose every level is the whole stack, made empty here; the
+worker halves each plane it finishes (:mod:`napari_nst._multiscale`) and :func:`fill_plane`
+puts its levels in. Its ``metadata["nst"]`` records the model file, its SHA-256 and
+provenance, the options and the planes done; ``config`` says with which settings, so a run
+with the same settings skips the planes done and one with others starts the layer afresh.
+No Qt: the widget calls these on the main thread.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from napari.layers import Image
 
 from . import __version__
 from ._fast_jobs import LoadedModel
-from ._layers import leading_axes, output_geometry, result_kwargs
+from ._layers import leading_axes, output_geometry, replace_layer, result_kwargs
 from ._lazy import plane_note
+from ._multiscale import level_shapes, levels_record
 
-__all__ = ["KIND", "result_name", "result_layer", "planes_done", "mark_done", "fast_provenance"]
+__all__ = ["KIND", "result_name", "result_layer", "fill_plane", "planes_done", "mark_done", "fast_provenance"]
 
 #: ``metadata["nst"]["kind"]`` of a Fast Style result.
 KIND = "fast_style"
@@ -32,31 +37,60 @@ def result_name(layer: Any, loaded: LoadedModel) -> str:
 
 
 def result_layer(viewer: Any, layer: Any, loaded: LoadedModel, config: dict, *, shape: tuple[int, ...],
-                 source_hw: tuple[int, int], index: tuple[int, ...]) -> Any:
+                 source_hw: tuple[int, int], index: tuple[int, ...], levels: int = 0) -> Any:
     """The result layer of ``layer`` and the model for ``config``: reused, emptied or added.
 
     ``shape`` is the content's stack shape and the run's height and width; ``index`` the plane
-    under the sliders (for the provenance's input scaling).
+    under the sliders (for the provenance's input scaling); ``levels`` 0 for one array, else the
+    least number of levels of a multiscale layer (:func:`napari_nst._multiscale.result_levels`),
+    each level the whole stack, which the worker fills plane by plane.
     """
     name = result_name(layer, loaded)
     existing = next((found for found in viewer.layers
                      if found.name == name and found.metadata.get("nst", {}).get("kind") == KIND), None)
-    shape = tuple(shape) + (4,)
-    if existing is not None and existing.metadata["nst"].get("config") == config and existing.data.shape == shape:
+    shapes = _level_shapes(tuple(shape), levels)
+    if existing is not None and existing.metadata["nst"].get("config") == config and _shapes_of(existing) == shapes:
         return existing
-    data = np.zeros(shape, np.float32)  # alpha 0: planes not done show the content through
+    data = [np.zeros(level, np.float32) for level in shapes]  # alpha 0: planes not done show the content through
+    multiscale = bool(levels)
+    value = data if multiscale else data[0]
     nst = fast_provenance(layer, loaded, config, index=index)
+    if multiscale:
+        nst["napari"]["multiscale_levels"] = levels_record(data, rgb=True)
     leading = leading_axes(layer) > 0
+    if existing is not None and existing.multiscale == multiscale:
+        geometry = output_geometry(layer, source_hw, shapes[0][-3:-1], leading=leading)
+        existing.data = value
+        existing.scale, existing.translate = geometry["scale"], geometry["translate"]
+        existing.contrast_limits = (0.0, 1.0)
+        existing.metadata = {**dict(existing.metadata), "nst": nst}
+        return existing
+    kwargs = result_kwargs(layer, data[0], name=name, metadata={"nst": nst}, source_hw=source_hw,
+                           leading=leading, rgb=True)
     if existing is None:
-        kwargs = result_kwargs(layer, data, name=name, metadata={"nst": nst}, source_hw=source_hw,
-                               leading=leading, rgb=True)
-        return viewer.add_image(data, **kwargs)
-    geometry = output_geometry(layer, source_hw, shape[-3:-1], leading=leading)
-    existing.data = data
-    existing.scale, existing.translate = geometry["scale"], geometry["translate"]
-    existing.contrast_limits = (0.0, 1.0)
-    existing.metadata = {**dict(existing.metadata), "nst": nst}
-    return existing
+        return viewer.add_image(value, multiscale=multiscale, **kwargs)
+    return replace_layer(viewer, existing, Image(value, multiscale=multiscale, **kwargs))
+
+
+def _level_shapes(shape: tuple[int, ...], levels: int) -> list[tuple[int, ...]]:
+    """The RGBA shape of each level of a result layer of stack and plane ``shape``."""
+    if not levels:
+        return [shape + (4,)]
+    return [shape[:-2] + hw + (4,) for hw in level_shapes(shape[-2:], levels=levels)]
+
+
+def _shapes_of(output: Any) -> list[tuple[int, ...]]:
+    return [tuple(level.shape) for level in output.data] if output.multiscale else [tuple(output.data.shape)]
+
+
+def fill_plane(output: Any, index: tuple[int, ...], image: np.ndarray | list[np.ndarray]) -> None:
+    """Put a finished plane (a multiscale layer: its levels, full resolution first) into ``output``, opaque."""
+    levels = output.data if output.multiscale else [output.data]
+    images = image if isinstance(image, list) else [image]
+    for level, plane in zip(levels, images, strict=True):
+        target = level[index] if index else level
+        target[..., :3] = plane
+        target[..., 3] = 1.0
 
 
 def planes_done(output: Any) -> set[tuple[int, ...]]:

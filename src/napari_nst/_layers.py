@@ -33,6 +33,7 @@ __all__ = [
     "output_hw",
     "output_geometry",
     "result_kwargs",
+    "replace_layer",
     "at_plane",
     "put_plane",
     "mask_plane",
@@ -215,6 +216,20 @@ def result_kwargs(
     if not rgb:
         kwargs["colormap"] = layer.colormap.name
     return kwargs
+
+
+def replace_layer(viewer: Any, old: Any, new: Any) -> Any:
+    """Put layer ``new`` at ``old``'s place in the layer list, with ``old``'s opacity and blending.
+
+    napari fixes ``multiscale`` when a layer is made, so a result that turns multiscale (or back)
+    is a new layer; the user's place and look of the old one are kept.
+    """
+    # By id: napari hands plugins proxies of its layers, and two proxies of one layer differ.
+    at = next(i for i, layer in enumerate(viewer.layers) if layer.unique_id == old.unique_id)
+    new.opacity, new.blending = old.opacity, old.blending
+    viewer.layers.pop(at)
+    viewer.layers.insert(at, new)
+    return viewer.layers[at]
 
 
 def at_plane(image: np.ndarray, plane: tuple[int, ...]) -> np.ndarray:

@@ -4,8 +4,9 @@
 worker; the main thread only counts the finished jobs (in the panel's status line and
 progress bar, and in a :class:`napari.utils.progress` bar in the activity dock, whose
 description holds the done and failed counts) and at the end adds one layer per group with
-:func:`add_result`. The cluster's start takes seconds, so the 0.28 s the activity dock's bar
-costs to create (the reason in-process runs do without one) does not show here.
+:func:`add_result` (multiscale when the worker built its levels). The cluster's start takes
+seconds, so the 0.28 s the activity dock's bar costs to create (the reason in-process runs do
+without one) does not show here.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .._layers import (
     result_kwargs,
 )
 from .._lazy import is_lazy, lazy_levels, plane_note
+from .._multiscale import levels_record
 from ._common import SELECTED_LAYERS, notify_failure
 
 __all__ = ["BatchRunner", "batch_groups", "add_result", "result_state", "contents", "finish_message", "show_results"]
@@ -89,17 +91,21 @@ def add_result(viewer: Any, layer: Any, outcome: BatchOutcome, result: GroupResu
         return None
     group = result.group
     plane = () if group.stack_shape else group.indices[0]
-    image = at_plane(result.image, plane)
+    multiscale = isinstance(result.image, list)
+    levels = [at_plane(level, plane) for level in (result.image if multiscale else [result.image])]
     state = result_state(outcome, result)
+    napari_info = {**napari_info, "state": state}
+    if multiscale:
+        napari_info["multiscale_levels"] = levels_record(levels, rgb=rgb)
     nst = {**result.provenance, "cancelled": outcome.cancelled, "batch": outcome.batch, "planes": result.planes,
-           "napari": {**napari_info, "state": state}}
+           "napari": napari_info}
     if state != "done":
         name = f"{name} ({state.split(':')[0]})"
     lead = leading_axes(layer)
-    kwargs = result_kwargs(layer, image, name=name, metadata={"nst": nst},
+    kwargs = result_kwargs(layer, levels[0], name=name, metadata={"nst": nst},
                            source_hw=tuple(np.shape(layer_data(layer))[lead:lead + 2]),
                            leading=bool(group.stack_shape), rgb=rgb, plane=plane)
-    return viewer.add_image(image, **kwargs)
+    return viewer.add_image(levels if multiscale else levels[0], multiscale=multiscale, **kwargs)
 
 
 class BatchRunner:

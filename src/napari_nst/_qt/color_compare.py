@@ -5,7 +5,8 @@ new first axis that napari shows as a "method" slider, so the results are one sl
 apart in the same place over the source, and the main thread adds one layer however many
 methods there are. The table lists the methods in the slider's order; choosing a row moves
 the slider and moving the slider chooses the row. Keep turns the method on show into an
-ordinary result layer, with its provenance, and discards the comparison layer.
+ordinary result layer, with its provenance, and discards the comparison layer. A large plane,
+or one of a multiscale source, makes it a multiscale layer, each level with the method axis.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from napari.layers import Image
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView
 
 from .._color_jobs import ColorOutcome, ColorResult
+from .._layers import replace_layer
 from ._common import figures_table
 
 __all__ = ["Comparison", "TABLE_COLUMNS", "table_cells", "METHOD_AXIS"]
@@ -46,6 +49,14 @@ def table_cells(outcome: ColorOutcome) -> list[str]:
         "" if outcome.ssim is None else f"{outcome.ssim:.4f}",
         f"{outcome.seconds:.2f}",
     ]
+
+
+def _kept_levels(layer: Any, row: int) -> Image:
+    """Method ``row`` of a multiscale comparison layer as a layer of its own (copies of its levels)."""
+    look = {} if layer.rgb else {"colormap": layer.colormap}
+    return Image([np.array(level[row]) for level in layer.data], multiscale=True, rgb=layer.rgb,
+                 contrast_limits=layer.contrast_limits, scale=layer.scale[1:], translate=layer.translate[1:],
+                 axis_labels=layer.axis_labels[1:], **look)
 
 
 def _kl(outcome: ColorOutcome) -> list[float | None]:
@@ -86,7 +97,8 @@ class Comparison:
         (a full garbage collection) and a new layer with its slider cost the main thread
         more than half a second on a laptop-class machine.
         """
-        stack = result.stack
+        levels = result.levels
+        stack = result.stack if levels is None else levels
         methods = [o.method for o in result.outcomes]
         nst = {
             "kind": "color_comparison",
@@ -113,14 +125,15 @@ class Comparison:
         }
         self._decorate_table()
         layer = self.layer
-        if self.available and layer.rgb == kwargs["rgb"] and layer.ndim == len(kwargs["scale"]):
+        if (self.available and layer.rgb == kwargs["rgb"] and layer.ndim == len(kwargs["scale"])
+                and layer.multiscale == (levels is not None)):
             layer.data = stack
             for name in ("name", "metadata", "scale", "translate", "axis_labels", "contrast_limits", "colormap"):
                 if name in kwargs:
                     setattr(layer, name, kwargs[name])
         else:
             self._discard()
-            self.layer = self._viewer.add_image(stack, **kwargs)
+            self.layer = self._viewer.add_image(stack, multiscale=levels is not None, **kwargs)
         row = methods.index(chosen)
         self._select(row)
         self._row_chosen(row)
@@ -137,14 +150,18 @@ class Comparison:
 
         In place: napari drops the method axis from the layer's scale, translate and axis
         labels, and the main thread is spared removing one layer (a full garbage collection)
-        and adding another, half a second on a laptop-class machine.
+        and adding another, half a second on a laptop-class machine. napari cannot drop an
+        axis of a multiscale layer, so that one is replaced at its place by the kept levels.
         """
         layer, row = self.layer, self.position()
         if row is None:
             return None
         nst = layer.metadata["nst"]
         method = nst["results"][row]
-        layer.data = np.array(layer.data[row])  # a copy, so the other methods' results are freed
+        if layer.multiscale:
+            layer = replace_layer(self._viewer, layer, _kept_levels(layer, row))
+        else:
+            layer.data = np.array(layer.data[row])  # a copy, so the other methods' results are freed
         layer.name = f"{nst['napari']['source_layer']} [{method['method']}]"
         layer.metadata = {"nst": {**method, "napari": {**nst["napari"], "compared_with": nst["methods"]}}}
         self.layer = None

@@ -6,7 +6,8 @@ the others with their defaults) on the plane under the sliders and shows them as
 with a "method" slider beside a table of KL(reference ‖ result) per channel, SSIM(source,
 result) and the time (see :mod:`.color_compare`). The work runs in napari's generator
 worker; the main thread only records its progress, shows it on a timer, and adds the one
-result layer at the end.
+result layer at the end (a large result, or one of a multiscale source, as a multiscale layer
+whose levels the worker built).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .._layers import (
     result_kwargs,
 )
 from .._lazy import capture_plane, is_lazy, lazy_levels, plane_note
+from .._multiscale import levels_record
 from ._batch_run import BatchRunner
 from ._common import (
     ALL_PLANES,
@@ -257,6 +259,8 @@ class ColorTransferWidget(Panel):
     def _on_done(self, run: _Run, result: ColorResult) -> None:
         info = run.info
         layer, plane, provenance = info["layer"], info["plane"], info["provenance"]
+        if result.levels is not None:
+            provenance = {**provenance, "multiscale_levels": levels_record(result.levels, rgb=bool(layer.rgb))}
         first = result.outcomes[0]
         image = at_plane(first.image, plane)
         kwargs = result_kwargs(
@@ -265,7 +269,9 @@ class ColorTransferWidget(Panel):
             source_hw=info["source_hw"], leading=bool(run.job.stack_shape), rgb=bool(layer.rgb), plane=plane,
         )
         if not run.job.compare:
-            self._viewer.add_image(image, **kwargs)
+            levels = result.levels
+            data = image if levels is None else [at_plane(level, plane) for level in levels]
+            self._viewer.add_image(data, multiscale=levels is not None, **kwargs)
             self.status.value = f"done: {kwargs['name']}"
             return
         kwargs["axis_labels"] = tuple(layer.axis_labels)

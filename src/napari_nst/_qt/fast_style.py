@@ -9,6 +9,8 @@ a time: slider moves during a run leave one request, for the plane shown when th
 (the newest wins), so scrubbing never queues a backlog. Each content layer has one result
 layer per model, ``<content> fast (<model stem>)``, filled in place as planes arrive; planes
 not done yet are transparent, and planes already done with the same settings are not redone.
+A large result, or one of a multiscale content, is a multiscale layer from the start: each
+plane comes from the worker with its halves, one per level.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from qtpy.QtWidgets import QSizePolicy
 from nst_engine.errors import NstError, OptionError
 
 from .._fast_jobs import FastJob, FastPlane, FastResult, LoadedModel, call_options, fast_job, load_fast_model
-from .._fast_results import mark_done, planes_done, result_layer
+from .._fast_results import fill_plane, mark_done, planes_done, result_layer
 from .._layers import current_index, is_stack, layer_data, leading_axes, output_hw, plane_indices
 from .._lazy import capture_plane, is_lazy, lazy_levels
+from .._multiscale import result_levels
 from .._settings import run_settings
 from ._common import (
     ALL_PLANES,
@@ -302,15 +305,17 @@ class FastStyleWidget(Panel):
             "style_layer": None if style_layer is None else style_layer.name,
             "style_plane": None if style_index is None else list(style_index),
         }
+        content = lazy_levels(layer) if is_lazy(layer) else data
+        levels = result_levels(out_hw, content)
         output = result_layer(self._viewer, layer, loaded, config, shape=tuple(np.shape(data)[:lead]) + out_hw,
-                              source_hw=source_hw, index=current)
+                              source_hw=source_hw, index=current, levels=levels)
         done = planes_done(output)
         indices = tuple(i for i in wanted if i not in done)
         job = FastJob(
-            model=model, content=lazy_levels(layer) if is_lazy(layer) else data,
-            content_limits=tuple(float(v) for v in layer.contrast_limits), indices=indices, out_hw=out_hw,
-            size=size, style=None if style_layer is None else capture_plane(style_layer, style_index), options=options,
-            threads=run_settings().torch_threads,
+            model=model, content=content, content_limits=tuple(float(v) for v in layer.contrast_limits),
+            indices=indices, out_hw=out_hw, size=size,
+            style=None if style_layer is None else capture_plane(style_layer, style_index), options=options,
+            levels=levels, threads=run_settings().torch_threads,
         )
         return job, {"output": output, "wanted": wanted, "shown": current if stack else None, "layer": layer}
 
@@ -346,9 +351,7 @@ class FastStyleWidget(Panel):
         if not any(layer.unique_id == output.unique_id for layer in self._viewer.layers):
             return  # the user deleted the result layer: the run goes on, shown nowhere
         for plane in planes:
-            target = output.data[plane.index] if plane.index else output.data
-            target[..., :3] = plane.image
-            target[..., 3] = 1.0
+            fill_plane(output, plane.index, plane.image)
             run.done.append(plane.index)
         output.refresh()
         mark_done(output, run.done, state="running")
