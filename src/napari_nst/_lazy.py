@@ -6,7 +6,8 @@ thread costs no pixel. The worker then reads a plane with :func:`read_plane` at 
 from the smallest pyramid level at least that large, area-averaged a few chunks at a time by
 the engine's :func:`nst_engine.large_reading.read_reduced`, so memory holds the result and those
 chunks, never the full-resolution plane. A run at full size reads the whole plane (the engine
-needs every pixel then). :func:`pyramid` builds a multiscale result's levels.
+needs every pixel then). :func:`pyramid` builds a multiscale result's levels. :func:`read_nearest`
+reads a label mask at the run's size, the nearest label of each pixel (label ids never blend).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "plane_note",
     "read_plane",
     "read_style",
+    "read_nearest",
     "style_side",
     "pyramid",
     "halved_hw",
@@ -210,3 +212,36 @@ def plane_note(layer: Any, index: tuple[int, ...]) -> str:
         low, high = (float(v) for v in layer.contrast_limits)
         return f"read lazily ({dtype}): as is if in [0, 1], else rescaled from contrast limits [{low:g}, {high:g}]"
     return unit_note(np.zeros((1, 1), dtype), layer.contrast_limits)
+
+
+def read_nearest(
+    source: LazyLevels, index: tuple[int, ...], rows: np.ndarray, cols: np.ndarray, *, step: tuple[float, float]
+) -> np.ndarray:
+    """The values of ``source``'s plane at ``index`` nearest to level-0 coordinates ``rows``, ``cols``
+    (broadcastable arrays), 0 outside the plane: labels read without blending their ids.
+
+    Read from the coarsest level whose pixels are at most ``step`` level-0 pixels (the spacing of
+    the coordinates), so a run smaller than a pyramid's base reads a coarse level; of that level,
+    only the rows and columns the coordinates pick. Worker thread: this reads the pixels.
+    """
+    planes = [level[index] if index else level for level in source.levels]
+    full = planes[0].shape[:2]
+    factors = [(full[0] / p.shape[0], full[1] / p.shape[1]) for p in planes]
+    usable = [k for k, f in enumerate(factors) if f[0] <= max(step[0], 1.0) and f[1] <= max(step[1], 1.0)]
+    level = max(usable, key=lambda k: factors[k])
+    plane, (down, across) = planes[level], factors[level]
+    # napari draws pixel i of a level at level-0 coordinate i × its downsample factor.
+    at_row = np.floor(np.asarray(rows) / down + 0.5).astype(np.intp)
+    at_col = np.floor(np.asarray(cols) / across + 0.5).astype(np.intp)
+    row_ok, col_ok = (at_row >= 0) & (at_row < plane.shape[0]), (at_col >= 0) & (at_col < plane.shape[1])
+    inside = row_ok & col_ok
+    if not inside.any():
+        return np.zeros(inside.shape, plane.dtype)
+    used_rows, used_cols = np.unique(at_row[row_ok]), np.unique(at_col[col_ok])
+    block = np.asarray(plane[used_rows][:, used_cols])
+    picked = block[
+        np.clip(np.searchsorted(used_rows, at_row), 0, len(used_rows) - 1),
+        np.clip(np.searchsorted(used_cols, at_col), 0, len(used_cols) - 1),
+    ]
+    picked[~inside] = 0
+    return picked

@@ -7,8 +7,8 @@ as one clip through :func:`nst_engine.iter_stylize_video`), and yields a :class:
 per optimizer step whose preview is already resized to the result's shape (for a large
 result: left at the current scale's shape, halved to at most ``preview_side``): the main thread only
 assigns arrays, which keeps its event loop free. A lazy (dask, zarr) or multiscale input is
-read here, at the run's size (:mod:`napari_nst._lazy`), and a large result can come back as a
-pyramid. ``"stop"`` sent into the worker is
+read here, at the run's size (:mod:`napari_nst._lazy`), and so is a lazy or large mask
+(:class:`~napari_nst._style_inputs.LazyMask`); a large result can come back as a pyramid. ``"stop"`` sent into the worker is
 passed on to the engine; so is the job's ``cancel`` event, which the engine checks inside a step
 (between backbone layers), so a cancel takes effect in seconds even at large sizes.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,8 +27,9 @@ from nst_engine.images import resize_to, split_image, to_uint, to_unit_float
 from nst_engine.pipeline import StepEvent, iter_stylize
 from nst_engine.schedule import scale_shapes
 
-from ._layers import plane_of, to_unit, unit_note
+from ._layers import plane_of, put_plane, to_unit, unit_note
 from ._lazy import LazyLevels, LazyPlane, halved_hw, pyramid, read_plane, read_style, style_side
+from ._style_inputs import LazyMask
 
 __all__ = ["RunFailed", "StyleJob", "PlaneEvent", "JobResult", "stylize_job", "failure_message"]
 
@@ -73,6 +74,8 @@ class StyleJob:
     options: dict[str, Any] = field(default_factory=dict)
     # Labels with one plane per content plane: each plane's own mask (``options`` has none).
     mask_stack: np.ndarray | None = field(default=None, repr=False)
+    # A mask too large for the main thread (or lazy): made here at the run's size, then as above.
+    mask_source: LazyMask | None = field(default=None, repr=False)
     # 0: previews resized to ``out_hw``; n (a large result): at the current scale's own shape,
     # halved until their longer side is at most n (what the main thread can show in time).
     preview_side: int = 0
@@ -186,7 +189,22 @@ def _preview(job: StyleJob, event: StepEvent) -> np.ndarray | None:
     return to_uint(pyramid(event.preview, top=job.preview_side)[-1] if job.preview_side else _fit(event.preview, job.out_hw))
 
 
+def _with_mask(job: StyleJob) -> StyleJob:
+    """``job`` with its captured mask made (``options["mask"]`` or ``mask_stack``), all planes at
+    once so that painting on the layer during the run changes no plane still to come."""
+    mask = job.mask_source
+    if mask is None:
+        return job
+    if mask.index is not None:
+        return replace(job, options=dict(job.options, mask=mask.plane(mask.index)), mask_source=None)
+    stack = None
+    for index in job.indices:
+        stack = put_plane(stack, job.stack_shape, index, mask.plane(index))
+    return replace(job, mask_stack=stack, mask_source=None)
+
+
 def _stylize(job: StyleJob) -> Generator[PlaneEvent, Any, JobResult]:
+    job = _with_mask(job)
     stack = np.zeros(job.stack_shape + job.out_hw + (job.channels,), np.float32) if job.is_stack else None
     style, inputs = _read_styles(job)
     previous: np.ndarray | None = None

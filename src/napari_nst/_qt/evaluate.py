@@ -37,12 +37,13 @@ from nst_engine.backbones import vgg
 from nst_engine.errors import NstError, OptionError
 
 from .._evaluate_jobs import Candidate, Evaluation, EvaluationRow, evaluate
+from .._layers import current_index
+from .._lazy import capture_plane
 from ._common import (
     engine_ready,
     figures_table,
     image_picker,
     kl_ssim_cells,
-    layer_plane,
     notify_error,
     notify_failure,
 )
@@ -157,13 +158,20 @@ class EvaluateWidget(Panel):
         return self._worker is not None
 
     def make_inputs(self) -> dict[str, Any]:
-        """The planes to measure and the references (main thread); raises ``NstError``."""
+        """The planes to measure and the references (main thread); raises ``NstError``.
+
+        A lazy or multiscale layer's plane is captured unread (:func:`~napari_nst._lazy.capture_plane`):
+        the worker reads it.
+        """
         chosen = list(self.layers.value or [])
         if not chosen:
             raise OptionError("choose at least one layer to evaluate")
         if self.colors.value is None and self.structure.value is None and self.style.value is None:
             raise OptionError("choose at least one of colors of, structure of and style of")
-        plane = lambda layer: None if layer is None else layer_plane(layer, self._viewer)[0]  # noqa: E731
+
+        def plane(layer: Any) -> Any:
+            return None if layer is None else capture_plane(layer, current_index(layer, self._viewer))
+
         return {
             "candidates": [Candidate(layer.name, plane(layer)) for layer in chosen],
             "colors": plane(self.colors.value),

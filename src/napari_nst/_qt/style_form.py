@@ -51,16 +51,14 @@ from .._layers import (
     current_index,
     is_stack,
     is_time_series,
-    labels_to_content,
     layer_data,
     leading_axes,
-    mask_plane,
     output_hw,
     plane_indices,
 )
 from .._lazy import MULTISCALE_ABOVE, PREVIEW_FIT_MAX, capture_plane, is_lazy, lazy_levels, plane_note
 from .._settings import run_settings
-from .._style_inputs import check_mask, follows_stack, parse_style_weights
+from .._style_inputs import mask_fields, parse_style_weights
 from .._workers import StyleJob
 from ._common import (
     ALL_PLANES,
@@ -387,20 +385,13 @@ class StyleTransferForm(Panel):
         if temporal and mask_layer is not None:
             raise OptionError(f"temporal coherence takes no mask, but {mask_layer.name!r} is chosen: choose no mask, "
                               "or untick temporal coherence")
-        mask_index: tuple[int, ...] = ()
-        mask_stack = None
-        if mask_layer is not None:
-            if all_planes and follows_stack(mask_layer, stack_shape):
-                # A copy: painting on during the run must not change the planes still to come.
-                mask_stack = np.zeros(stack_shape + plane_hw, dtype=layer_data(mask_layer).dtype)
-                for index in indices:
-                    plane = labels_to_content(mask_layer, content, plane_hw, index)
-                    mask_stack[index] = check_mask(plane, len(style_layers), mask_layer.name, at=index)
-            else:
-                mask_index = () if isinstance(mask_layer, Shapes) else current_index(mask_layer, self._viewer)
-                options["mask"] = check_mask(
-                    mask_plane(mask_layer, content, plane_hw, mask_index), len(style_layers), mask_layer.name
-                )
+        out_hw = output_hw(plane_hw, options["size"])
+        masks, mask_info = ({}, {}) if mask_layer is None else mask_fields(
+            mask_layer, content, options,
+            index=() if isinstance(mask_layer, Shapes) else current_index(mask_layer, self._viewer),
+            indices=indices if all_planes else None, stack_shape=stack_shape, plane_hw=plane_hw, out_hw=out_hw,
+            styles=len(style_layers),
+        )
         channels = 4 if content.rgb and np.shape(data)[-1] == 4 else 3
         provenance_info = {
             "plugin": "napari-nst",
@@ -416,11 +407,7 @@ class StyleTransferForm(Panel):
         if len(style_layers) > 1:
             provenance_info["style_layers"] = [layer.name for layer in style_layers]
             provenance_info["style_planes"] = [list(index) for _, index in style_planes]
-        if mask_stack is not None:
-            provenance_info["mask_plane"] = "each content plane's own"
-        elif mask_layer is not None:
-            provenance_info["mask_plane"] = "shapes rasterised" if isinstance(mask_layer, Shapes) else list(mask_index)
-        out_hw = output_hw(plane_hw, options["size"])
+        provenance_info.update(mask_info)
         lazy = lazy_levels(content) if is_lazy(content) else None
         large = max(out_hw) > MULTISCALE_ABOVE or (lazy is not None and lazy.multiscale)
         job = StyleJob(
@@ -432,7 +419,7 @@ class StyleTransferForm(Panel):
             out_hw=out_hw,
             channels=channels,
             options=options,
-            mask_stack=mask_stack,
+            **masks,
             temporal=temporal,
             preview_side=PREVIEW_FIT_MAX if not stack_shape and max(out_hw) > PREVIEW_FIT_MAX else 0,
             multiscale=max(2, len(lazy.levels) if lazy is not None else 1) if large else 0,
