@@ -269,13 +269,13 @@ def shapes_to_labels(shapes: Any, layer: Any, hw: tuple[int, int]) -> np.ndarray
         points = []
         for vertex in np.asarray(vertices, dtype=float):
             world = np.asarray(shapes.data_to_world(vertex), dtype=float)
-            points.append(np.asarray(layer.world_to_data(_pad(world, layer.ndim)), dtype=float)[-2:])
+            points.append(np.asarray(layer.world_to_data(world_point_in(world, layer.ndim)), dtype=float)[-2:])
         moved.append(np.asarray(points))
     detached = Shapes(moved, shape_type=list(shapes.shape_type))
     return np.asarray(detached.to_labels(labels_shape=tuple(hw)))
 
 
-def _pad(world: np.ndarray, ndim: int) -> np.ndarray:
+def world_point_in(world: np.ndarray, ndim: int) -> np.ndarray:
     """A world point with exactly ``ndim`` coordinates (leading ones dropped or set to 0)."""
     if len(world) >= ndim:
         return world[len(world) - ndim :]
@@ -308,7 +308,7 @@ def labels_to_content(labels: Any, layer: Any, hw: tuple[int, int], index: tuple
 
     def in_labels(row: float, col: float) -> np.ndarray:
         world = np.asarray(layer.data_to_world([*leading, row, col]), dtype=float)
-        return np.asarray(labels.world_to_data(_pad(world, labels.ndim)), dtype=float)[-2:]
+        return np.asarray(labels.world_to_data(world_point_in(world, labels.ndim)), dtype=float)[-2:]
 
     origin = in_labels(0, 0)
     down, right = in_labels(1, 0) - origin, in_labels(0, 1) - origin

@@ -16,7 +16,7 @@ from napari.layers import Shapes
 
 from nst_engine.errors import OptionError
 
-from ._layers import _pad, labels_to_content, layer_data, leading_axes, mask_plane
+from ._layers import world_point_in, labels_to_content, layer_data, leading_axes, mask_plane
 from ._lazy import LazyLevels, is_lazy, lazy_levels, read_nearest
 
 __all__ = [
@@ -167,7 +167,7 @@ def capture_mask(
 def _into(layer: Any, world: Any, last: int) -> np.ndarray:
     """The last ``last`` data coordinates in ``layer`` of a world point."""
     world = np.asarray(world, dtype=float)
-    return np.asarray(layer.world_to_data(_pad(world, layer.ndim)), dtype=float)[-last:]
+    return np.asarray(layer.world_to_data(world_point_in(world, layer.ndim)), dtype=float)[-last:]
 
 
 def _affine(point: Callable[[np.ndarray], np.ndarray], ndim: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from style_helpers import make_configure
 
 from napari_nst._batch_jobs import BatchGroup, BatchRequest, _make_jobs
 from napari_nst._color_jobs import ColorJob, color_job
+from napari_nst import _lazy
 from napari_nst._layers import output_geometry
 from napari_nst._lazy import LazyLevels, LazyPlane, halved_hw, lazy_levels, plane_note, pyramid, read_plane
 from napari_nst._qt import style_form
@@ -60,7 +61,7 @@ def counted_dask(array: np.ndarray) -> tuple[da.Array, Counted]:
 def small_levels(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
     """``small_levels(side)``: previews at the current scale (at most ``side``) above ``side``, and
     multiscale results above 64 px, so that a run of a few hundred pixels shows both."""
-    monkeypatch.setattr(style_form, "MULTISCALE_ABOVE", 64)
+    monkeypatch.setattr(_lazy, "MULTISCALE_ABOVE", 64)
     return lambda side: monkeypatch.setattr(style_form, "PREVIEW_FIT_MAX", side)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from magicgui.widgets import ComboBox, Table
 from napari.layers import Image
 from napari.utils.notifications import (
@@ -19,7 +18,7 @@ from qtpy.QtWidgets import QStyledItemDelegate
 from nst_engine import get_host, get_plugins
 from nst_engine.plugins import PluginProblem
 
-from .._layers import current_index, is_stack, layer_data, plane_of, to_unit
+from .._layers import is_stack
 from .._torch_guard import guard_triton
 
 __all__ = [
@@ -33,7 +32,6 @@ __all__ = [
     "plane_picker",
     "sync_planes",
     "pick_apart",
-    "layer_plane",
     "notify_error",
     "notify_failure",
     "warn_plugin_errors",
@@ -103,12 +101,6 @@ def sync_planes(planes: ComboBox, layer: Any) -> None:
     planes.enabled = stack
     if not stack:
         planes.value = CURRENT_PLANE
-
-
-def layer_plane(layer: Any, viewer: Any) -> tuple[np.ndarray, tuple[int, ...]]:
-    """The plane of ``layer`` under the dims sliders, as the engine should see it, and its index."""
-    index = current_index(layer, viewer)
-    return to_unit(plane_of(layer_data(layer), index), layer.contrast_limits), index
 
 
 def notify_error(message: str) -> None:

@@ -56,7 +56,8 @@ from .._layers import (
     output_hw,
     plane_indices,
 )
-from .._lazy import MULTISCALE_ABOVE, PREVIEW_FIT_MAX, capture_plane, is_lazy, lazy_levels, plane_note
+from .._lazy import PREVIEW_FIT_MAX, capture_plane, is_lazy, lazy_levels, plane_note
+from .._multiscale import result_levels
 from .._settings import run_settings
 from .._style_inputs import mask_fields, parse_style_weights
 from .._workers import StyleJob
@@ -409,7 +410,6 @@ class StyleTransferForm(Panel):
             provenance_info["style_planes"] = [list(index) for _, index in style_planes]
         provenance_info.update(mask_info)
         lazy = lazy_levels(content) if is_lazy(content) else None
-        large = max(out_hw) > MULTISCALE_ABOVE or (lazy is not None and lazy.multiscale)
         job = StyleJob(
             content=data if lazy is None else lazy,
             content_limits=tuple(float(v) for v in content.contrast_limits),
@@ -422,7 +422,7 @@ class StyleTransferForm(Panel):
             **masks,
             temporal=temporal,
             preview_side=PREVIEW_FIT_MAX if not stack_shape and max(out_hw) > PREVIEW_FIT_MAX else 0,
-            multiscale=max(2, len(lazy.levels) if lazy is not None else 1) if large else 0,
+            multiscale=result_levels(out_hw, lazy),
         )
         return job, {"provenance": provenance_info, "layer": content, "source_hw": plane_hw}
 

@@ -29,7 +29,8 @@ from nst_engine.errors import NstError
 from nst_engine.schedule import MIN_SIDE, scale_shapes
 
 from .._batch_jobs import BatchOutcome, BatchRequest
-from .._layers import at_plane, follow_plane, output_geometry, result_kwargs
+from .._layers import at_plane, follow_plane, output_geometry, replace_layer, result_kwargs
+from .._multiscale import levels_record
 from .._workers import JobResult, PlaneEvent, StyleJob, stylize_job
 from ._batch_run import BatchRunner
 from ._common import notify_error, notify_failure
@@ -152,10 +153,9 @@ class StyleTransferWidget(StyleTransferForm):
             self.cancel_button.enabled = False
             self.status.value = "cancelling…"
 
-    def _add_result(self, run: RunState, data: np.ndarray | list[np.ndarray], *, at: int | None = None,
-                    look: dict | None = None) -> Any:
-        """Add the result layer (``data`` a list of levels: multiscale), last, or at index ``at`` with
-        ``look`` (the opacity and blending of the layer it replaces)."""
+    def _add_result(self, run: RunState, data: np.ndarray | list[np.ndarray], *, replacing: Any = None) -> Any:
+        """Add the result layer (``data`` a list of levels: multiscale), last, or in the place and
+        with the look of layer ``replacing``."""
         info = run.info["provenance"]
         styles = ", ".join(info.get("style_layers", [info["style_layer"]]))
         multiscale = isinstance(data, list)
@@ -164,10 +164,9 @@ class StyleTransferWidget(StyleTransferForm):
             metadata={"nst": _provenance(run, None, "running")}, source_hw=run.info["source_hw"],
             leading=run.job.is_stack, rgb=True, plane=run.job.plane,
         )
-        if at is None:
+        if replacing is None:
             return self._viewer.add_image(data, multiscale=multiscale, **kwargs)
-        self._viewer.layers.insert(at, Image(data, multiscale=multiscale, **kwargs, **(look or {})))
-        return self._viewer.layers[at]
+        return replace_layer(self._viewer, replacing, Image(data, multiscale=multiscale, **kwargs))
 
     def _set_image(self, run: RunState, data: np.ndarray) -> None:
         """Show ``data`` in the result layer: in place when its shape and dtype are the layer's
@@ -246,10 +245,7 @@ class StyleTransferWidget(StyleTransferForm):
             run.output = self._output = self._add_result(run, image)
             note = " (its layer was deleted during the run, so it was added again)"
         elif levels:  # multiscale: a new layer in the running one's place (napari fixes multiscale at creation)
-            at = next(i for i, layer in enumerate(self._viewer.layers) if layer.unique_id == run.output.unique_id)
-            look = {"opacity": run.output.opacity, "blending": run.output.blending}
-            self._viewer.layers.pop(at)
-            run.output = self._output = self._add_result(run, image, at=at, look=look)
+            run.output = self._output = self._add_result(run, image, replacing=run.output)
         else:
             self._set_image(run, image)
         output = run.output
@@ -327,5 +323,5 @@ def _provenance(run: RunState, result: JobResult | None, state: str) -> dict:
     inputs = result.inputs if result is not None else {}
     nst["napari"] = {**run.info["provenance"], **inputs, "state": state}
     if result is not None and isinstance(result.image, list):
-        nst["napari"]["multiscale_levels"] = [list(level.shape[-3:-1]) for level in result.image]
+        nst["napari"]["multiscale_levels"] = levels_record(result.image, rgb=True)
     return nst
