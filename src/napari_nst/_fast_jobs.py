@@ -4,8 +4,8 @@ A feed-forward model (:mod:`nst_engine.models`) stylises a plane in one forward 
 widget can follow the dims sliders. Loading the file takes seconds (torch, a SHA-256 over the
 file): :func:`load_fast_model` runs in a worker too. :func:`fast_job` applies the model to the
 planes of a :class:`FastJob` (plain arrays and options captured on the main thread), yielding
-each finished plane as a :class:`FastPlane` (for a multiscale result with its halves, made
-here) so the result layer fills in as it goes; the job's
+each finished plane, written into the result layer's arrays here (for a multiscale result
+with its halves, made here too), so the result layer fills in as it goes; the job's
 ``cancel`` event is checked between planes, and the planes done so far are kept.
 """
 
@@ -32,7 +32,7 @@ from ._workers import RunFailed, failure_message
 
 __all__ = [
     "MAX_STYLE_SIDE", "LoadedModel", "FastJob", "FastPlane", "FastResult", "load_fast_model", "call_options",
-    "fast_job",
+    "fast_job", "fill_plane",
 ]
 
 #: A style image is reduced to this longer side before it is encoded: pytorch-AdaIN's default
@@ -111,6 +111,10 @@ class FastJob:
     options: dict[str, Any] = field(default_factory=dict)
     # 0: each plane is one array; n: it is halved here into at least n levels (a multiscale result).
     levels: int = 0
+    # The result layer's arrays (its levels, full resolution first), each the whole stack in RGBA:
+    # the worker writes each finished plane into them, so an 8192² plane's copy (0.9 s, seconds
+    # more for fresh memory) never holds up napari's main thread, which only repaints.
+    targets: tuple[np.ndarray, ...] = field(default=(), repr=False)
     # Torch's CPU threads for the run (the plugin's "threads" setting); None keeps torch's own.
     threads: int | None = None
     # Set from the main thread: the run stops before its next plane.
@@ -119,13 +123,11 @@ class FastJob:
 
 @dataclass(frozen=True)
 class FastPlane:
-    """Plane ``index`` is done (``done`` of ``total``): ``image`` is float32 ``H×W×3`` in [0, 1],
-    or for a multiscale result a list of its levels, full resolution first."""
+    """Plane ``index`` is done (``done`` of ``total``) and written into the job's targets."""
 
     done: int
     total: int
     index: tuple[int, ...]
-    image: np.ndarray | list[np.ndarray] = field(repr=False)
     seconds: float
 
 
@@ -157,11 +159,19 @@ def fast_job(job: FastJob) -> Generator[FastPlane, Any, FastResult]:
             took = time.perf_counter() - started
             seconds += took
             done.append(index)
-            levels = result_pyramid(image, levels=job.levels, rgb=True) if job.levels else image
-            yield FastPlane(len(done), len(job.indices), index, levels, took)
+            fill_plane(job.targets, index, result_pyramid(image, levels=job.levels, rgb=True) if job.levels else [image])
+            yield FastPlane(len(done), len(job.indices), index, took)
         return FastResult(tuple(done), len(done) < len(job.indices), seconds)
     except Exception as exc:
         raise RunFailed(failure_message("Fast style", exc)) from exc
+
+
+def fill_plane(targets: tuple[np.ndarray, ...], index: tuple[int, ...], levels: list[np.ndarray]) -> None:
+    """Put a finished plane's ``levels`` (full resolution first) into ``targets``, opaque."""
+    for target, plane in zip(targets, levels, strict=True):
+        at = target[index] if index else target
+        at[..., :3] = plane
+        at[..., 3] = 1.0
 
 
 def _read_style(style: np.ndarray | LazyPlane) -> np.ndarray:

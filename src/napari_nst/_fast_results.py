@@ -3,8 +3,8 @@
 A result layer covers the content's whole stack at the run's size, RGBA float32: a plane not
 done yet has alpha 0, so the content shows through it. A large result, or one of a multiscale
 content, is a multiscale layer whose every level is the whole stack, made empty here; the
-worker halves each plane it finishes (:mod:`napari_nst._multiscale`) and :func:`fill_plane`
-puts its levels in. Its ``metadata["nst"]`` records the model file, its SHA-256 and
+worker halves each plane it finishes (:mod:`napari_nst._multiscale`) and puts its levels
+into the arrays :func:`level_arrays` hands it. Its ``metadata["nst"]`` records the model file, its SHA-256 and
 provenance, the options and the planes done; ``config`` says with which settings, so a run
 with the same settings skips the planes done and one with others starts the layer afresh.
 No Qt: the widget calls these on the main thread.
@@ -25,7 +25,7 @@ from ._layers import leading_axes, output_geometry, replace_layer, result_kwargs
 from ._lazy import plane_note
 from ._multiscale import level_shapes, levels_record
 
-__all__ = ["KIND", "result_name", "result_layer", "fill_plane", "planes_done", "mark_done", "fast_provenance"]
+__all__ = ["KIND", "result_name", "result_layer", "level_arrays", "planes_done", "mark_done", "fast_provenance"]
 
 #: ``metadata["nst"]["kind"]`` of a Fast Style result.
 KIND = "fast_style"
@@ -83,14 +83,9 @@ def _shapes_of(output: Any) -> list[tuple[int, ...]]:
     return [tuple(level.shape) for level in output.data] if output.multiscale else [tuple(output.data.shape)]
 
 
-def fill_plane(output: Any, index: tuple[int, ...], image: np.ndarray | list[np.ndarray]) -> None:
-    """Put a finished plane (a multiscale layer: its levels, full resolution first) into ``output``, opaque."""
-    levels = output.data if output.multiscale else [output.data]
-    images = image if isinstance(image, list) else [image]
-    for level, plane in zip(levels, images, strict=True):
-        target = level[index] if index else level
-        target[..., :3] = plane
-        target[..., 3] = 1.0
+def level_arrays(output: Any) -> tuple[np.ndarray, ...]:
+    """The arrays of result layer ``output`` (its levels, full resolution first) the worker fills."""
+    return tuple(output.data) if output.multiscale else (output.data,)
 
 
 def planes_done(output: Any) -> set[tuple[int, ...]]:

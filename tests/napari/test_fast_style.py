@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -120,6 +121,28 @@ def test_all_planes_fills_every_plane(viewer, stack, widget, wait_idle, model_fi
     assert result.metadata["nst"]["planes_done"] == [[0], [1], [2], [3]]
     assert widget.progress.native.isHidden() and widget.apply_button.enabled
     assert widget.status.value.startswith("done: stack fast (cin), 4 planes")
+
+
+def test_finished_planes_are_written_into_the_layer_in_the_worker_not_on_the_main_thread(
+        viewer, stack, widget, wait_idle, model_files, monkeypatch) -> None:
+    from napari_nst import _fast_jobs
+
+    writers, write = [], _fast_jobs.fill_plane
+
+    def recording(targets, index, levels):
+        writers.append(threading.current_thread())
+        write(targets, index, levels)
+
+    monkeypatch.setattr(_fast_jobs, "fill_plane", recording)
+    layer, data = stack
+    widget.content.value = layer
+    widget.planes.value = "all planes"
+    widget.apply()
+    wait_idle(widget)
+    result = viewer.layers["stack fast (cin)"]
+    assert len(writers) == 4 and threading.main_thread() not in writers
+    np.testing.assert_allclose(result.data[2, ..., :3], _expected(model_files["cin"], data[2], style_index=0),
+                               atol=1e-5)
 
 
 def test_style_index_and_cin_fields(viewer, images, dock, widget, wait_idle, model_files) -> None:

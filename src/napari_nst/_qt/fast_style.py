@@ -31,7 +31,7 @@ from qtpy.QtWidgets import QSizePolicy
 from nst_engine.errors import NstError, OptionError
 
 from .._fast_jobs import FastJob, FastPlane, FastResult, LoadedModel, call_options, fast_job, load_fast_model
-from .._fast_results import fill_plane, mark_done, planes_done, result_layer
+from .._fast_results import level_arrays, mark_done, planes_done, result_layer
 from .._layers import current_index, is_stack, layer_data, leading_axes, output_hw, plane_indices
 from .._lazy import capture_plane, is_lazy, lazy_levels
 from .._multiscale import result_levels
@@ -315,7 +315,7 @@ class FastStyleWidget(Panel):
             model=model, content=content, content_limits=tuple(float(v) for v in layer.contrast_limits),
             indices=indices, out_hw=out_hw, size=size,
             style=None if style_layer is None else capture_plane(style_layer, style_index), options=options,
-            levels=levels, threads=run_settings().torch_threads,
+            levels=levels, targets=level_arrays(output), threads=run_settings().torch_threads,
         )
         return job, {"output": output, "wanted": wanted, "shown": current if stack else None, "layer": layer}
 
@@ -350,10 +350,8 @@ class FastStyleWidget(Panel):
         output = run.info["output"]
         if not any(layer.unique_id == output.unique_id for layer in self._viewer.layers):
             return  # the user deleted the result layer: the run goes on, shown nowhere
-        for plane in planes:
-            fill_plane(output, plane.index, plane.image)
-            run.done.append(plane.index)
-        output.refresh()
+        run.done.extend(plane.index for plane in planes)
+        output.refresh()  # the worker wrote the planes into the layer's arrays
         mark_done(output, run.done, state="running")
         latest = planes[-1]
         self.set_progress(latest.done, latest.total)
