@@ -4,7 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_feed_forward.py apply [--sizes 256,512,1024] [--threads 2] [--runs 5]
     python benchmarks/bench_feed_forward.py compare [--size 128] [--iterations 2000] [--batch-size 1]
-        [--frames 24] [--opt-steps 300] [--threads 2] [--json out.json]
+        [--frames 24] [--opt-steps 300] [--threads 2] [--save-model M.pt | --model M.pt] [--json out.json]
 
 **apply**: Johnson et al.'s transformer net (random initialisation: the speed does not depend
 on the weights) through :meth:`Model.apply` on an RGB image of each side, on the CPU with
@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nst_engine.models import johnson
+from nst_engine.models import johnson, load_model
 from nst_engine.precision import has_bf16
 
 WARM_UP = 2
@@ -106,10 +106,16 @@ def bench_compare(args: argparse.Namespace) -> dict:
     size, style = args.size, data.coffee()
     clip = pan(frames=args.frames, size=size, speed=(3 * size / 256, size / 256))
     started = time.perf_counter()
-    trained = train_model(style, list(clip.frames), size=size, steps=args.iterations, batch_size=args.batch_size,
-                          backbone="random-multiscale", seed=0, threads=args.threads, preview_every=0)
-    train_s = time.perf_counter() - started
-    model = trained.model.eval()
+    if args.model:  # trained before (--save-model): its training figures are not measured again
+        model, train_s = load_model(args.model), float("nan")
+    else:
+        trained = train_model(style, list(clip.frames), size=size, steps=args.iterations, batch_size=args.batch_size,
+                              backbone="random-multiscale", seed=0, threads=args.threads, preview_every=0)
+        train_s = time.perf_counter() - started
+        if args.save_model:
+            trained.save(args.save_model)
+        model = trained.model
+    model.eval()
     started = time.perf_counter()
     applied = [model.apply(frame) for frame in clip.frames]
     apply_s = (time.perf_counter() - started) / len(applied)
@@ -169,6 +175,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1, help="compare: crops per training step")
     parser.add_argument("--frames", type=int, default=24, help="compare: frames of the pan")
     parser.add_argument("--opt-steps", type=int, default=300, help="compare: steps of the optimisation")
+    parser.add_argument("--save-model", type=Path, help="compare: keep the trained model here")
+    parser.add_argument("--model", type=Path, help="compare: a model saved by --save-model, instead of training")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.part == "compare":
