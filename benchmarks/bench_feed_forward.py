@@ -4,7 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_feed_forward.py apply [--sizes 256,512,1024] [--threads 2] [--runs 5]
     python benchmarks/bench_feed_forward.py compare [--size 128] [--iterations 2000] [--batch-size 1]
-        [--frames 24] [--opt-steps 300] [--threads 2] [--save-model M.pt | --model M.pt] [--json out.json]
+        [--frames 24] [--opt-steps 300] [--threads 2] [--blends 0.5,0.8] [--save-model M.pt | --model M.pt] [--json out.json]
 
 **apply**: Johnson et al.'s transformer net (random initialisation: the speed does not depend
 on the weights) through :meth:`Model.apply` on an RGB image of each side, on the CPU with
@@ -20,7 +20,8 @@ machine, CPU seconds / threads estimates the wall time on idle cores). Goal: >= 
 clip's middle frame, holds the model's output against a ``--opt-steps`` optimisation of that
 frame (defaults otherwise): content, style (Gram) and total loss of both images under one
 objective (the frame's default objective at ``--size``, evaluated once), and seconds per frame.
-Over the whole clip it measures the temporal error of the applied frames beside that of
+Over the whole clip it measures the temporal error of the applied frames (plain, and with each
+``--blends`` strength of ``temporal_blend``, whose middle frame's losses are in the table too) beside that of
 ``stylize_video(coherence="temporal")`` on the same clip (the video issue's best mode), and
 the training throughput in crops per second.
 """
@@ -97,6 +98,7 @@ def bench_compare(args: argparse.Namespace) -> dict:
 
     from nst_engine.generators import result_of
     from nst_engine.metrics.temporal import temporal_error
+    from nst_engine.models.applying import apply_frames
     from nst_engine.pipeline import iter_stylize
     from nst_engine.training import train_model
     from nst_engine.video.stylize import stylize_video
@@ -119,6 +121,14 @@ def bench_compare(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     applied = [model.apply(frame) for frame in clip.frames]
     apply_s = (time.perf_counter() - started) / len(applied)
+    blends = {}
+    for strength in args.blends:
+        started = time.perf_counter()
+        frames = apply_frames(model, clip.frames, temporal_blend=strength).frames
+        blends[str(strength)] = {"temporal_error": temporal_error(frames, clip.frames).mean,
+                                 "s_per_frame": (time.perf_counter() - started) / len(frames),
+                                 "losses": _objective_losses(frames[len(frames) // 2], clip.frames[len(frames) // 2],
+                                                             style, size)}
     middle = clip.frames[len(clip.frames) // 2]
     started = time.perf_counter()
     optimised = result_of(iter_stylize(middle, style, size=size, steps=args.opt_steps, until="steps",
@@ -134,6 +144,7 @@ def bench_compare(args: argparse.Namespace) -> dict:
         "train_images_per_s": args.iterations * args.batch_size / train_s, "train_s": train_s,
         "model": {"losses": _objective_losses(applied[len(applied) // 2], middle, style, size), "s_per_frame": apply_s,
                   "temporal_error": temporal_error(applied, clip.frames).mean},
+        "blended": blends,
         "optimisation": {"losses": _objective_losses(optimised, middle, style, size), "s_per_frame": optimise_s,
                          "steps": args.opt_steps},
         "temporal video": {"temporal_error": temporal_error(video.frames, clip.frames).mean, "s_per_frame": video_s},
@@ -145,12 +156,15 @@ def _compare_table(found: dict) -> str:
     lines = [f"{found['iterations']} iterations of batch {found['batch_size']} at {found['size']}² "
              f"({found['train_images_per_s']:.2f} crops/s, {found['train_s'] / 60:.1f} min)", "",
              "| image of the middle frame | content | style (Gram) | total | s/frame |", "|---|---|---|---|---|"]
-    for label, row in (("johnson, trained", model), (f"optimised, {optimised['steps']} steps", optimised)):
+    rows = [("johnson, trained", model)] + [(f"johnson, temporal blend {k}", v) for k, v in found["blended"].items()]
+    rows.append((f"optimised, {optimised['steps']} steps", optimised))
+    for label, row in rows:
         losses = row["losses"]
         lines.append(f"| {label} | {losses['content']:.4g} | {losses['gram']:.4g} | {losses['total']:.4g} | "
                      f"{row['s_per_frame']:.3f} |")
-    lines += ["", f"temporal error over {found['frames']} frames: applied model {model['temporal_error']:.3g}, "
-              f"stylize_video temporal {found['temporal video']['temporal_error']:.3g} "
+    lines += ["", f"temporal error over {found['frames']} frames: applied model {model['temporal_error']:.3g}"]
+    lines += [f"  with temporal blend {k}: {v['temporal_error']:.3g}" for k, v in found["blended"].items()]
+    lines += [f"  stylize_video temporal: {found['temporal video']['temporal_error']:.3g} "
               f"({found['temporal video']['s_per_frame']:.1f} s/frame)"]
     return "\n".join(lines)
 
@@ -177,6 +191,8 @@ def main() -> None:
     parser.add_argument("--opt-steps", type=int, default=300, help="compare: steps of the optimisation")
     parser.add_argument("--save-model", type=Path, help="compare: keep the trained model here")
     parser.add_argument("--model", type=Path, help="compare: a model saved by --save-model, instead of training")
+    parser.add_argument("--blends", type=lambda v: [float(x) for x in v.split(",")], default=[0.5, 0.8],
+                        help="compare: temporal_blend strengths applied as well")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.part == "compare":

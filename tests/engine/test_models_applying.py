@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from frame_sinks import MemorySink
 
 from nst_engine.color.spaces import rgb_to_yiq, yiq_to_rgb
 from nst_engine.errors import OptionError
@@ -18,21 +19,6 @@ def model():
     return johnson(seed=3)
 
 
-class _Sink:
-    """A FrameStore's contract in memory."""
-
-    def __init__(self):
-        self.frames = {}
-
-    def reusable(self, index, key):
-        found = self.frames.get(index)
-        return found[1] if found is not None and found[0] == key else None
-
-    def put(self, index, image, key):
-        self.frames[index] = (key, image)
-        return image
-
-
 def test_frames_in_batches_equal_model_apply_frame_by_frame(model):
     result = apply_frames(model, FRAMES, batch_size=2)
     assert len(result.frames) == 5 and result.provenance["batch_size"] == 2
@@ -41,7 +27,7 @@ def test_frames_in_batches_equal_model_apply_frame_by_frame(model):
 
 
 def test_a_sink_is_resumed_from_and_other_options_are_not_reused(model):
-    sink = _Sink()
+    sink = MemorySink()
     apply_frames(model, FRAMES, sink=sink)
     events = list(iter_apply_frames(model, FRAMES, sink=sink, batch_size=3))
     assert [e.reused for e in events] == [True] * 5 and [e.frame for e in events] == list(range(5))

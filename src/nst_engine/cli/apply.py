@@ -115,7 +115,7 @@ def _mix(value: str | None) -> tuple[float, ...] | None:
 
 
 def _apply_clip(model: Any, item: _Input, output: Path, run_options: dict, *, style_path: Path | None,
-                batch_size: int, force: bool, quiet: bool) -> None:
+                batch_size: int, temporal_blend: float, force: bool, quiet: bool) -> None:
     """One clip, frame by frame into a FrameStore; skipped whole when OUTPUT records this very run."""
     from tqdm import tqdm
 
@@ -126,7 +126,7 @@ def _apply_clip(model: Any, item: _Input, output: Path, run_options: dict, *, st
     check_video_output(output)
     run = ModelRun(model, **run_options)
     with open_frames(item.path) as frames:
-        key = run.key + ":" + _clip_identity(item.path)
+        key = run.key + ":" + _clip_identity(item.path) + (f":blend={temporal_blend}" if temporal_blend else "")
         found = read_video_provenance(output) if output.exists() and not force else None
         if found is not None and (found.get("apply") or {}).get("clip_key") == key:
             if not quiet:
@@ -136,7 +136,8 @@ def _apply_clip(model: Any, item: _Input, output: Path, run_options: dict, *, st
         store = FrameStore(output, names=frames.names)
         if not quiet:
             click.echo(f"apply {model.name} to {item.path.name}: {len(frames)} frames -> {output}", err=True)
-        events = iter_apply_frames(run, frames, batch_size=batch_size, sink=store, resume=not force)
+        events = iter_apply_frames(run, frames, batch_size=batch_size, sink=store, resume=not force,
+                                   temporal_blend=temporal_blend)
         bar = tqdm(total=len(frames), unit="frame", disable=quiet, leave=False, dynamic_ncols=True)
         try:
             while True:
@@ -228,6 +229,9 @@ def _apply_images(jobs: list, where: dict) -> bool:
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
               help="Frames of a clip per forward pass.")
 @click.option("--clip", is_flag=True, help="A folder IN is the frames of one clip, not a set of images.")
+@click.option("--temporal-blend", type=float, default=0.0, show_default=True, metavar="S",
+              help="Clips: pull each frame towards the previous result warped by the optical flow, from 0 (off) "
+                   "to below 1 (stronger: less flicker, longer trails); docs/feed-forward.md.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Images on an existing Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else a local cluster).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Local cluster: worker processes.")
@@ -239,7 +243,7 @@ def apply_command(model_path: Path, inputs: tuple[Path, ...], output: Path, styl
                   alpha: float | None, style_index: int | None, style_mix: str | None, size: int | None, color: str,
                   params: tuple[str, ...], sha256: str | None, encoder: Path | None, encoder_sha256: str | None,
                   device: str, precision: str, threads: int | None, batch_size: int, clip: bool,
-                  scheduler: str | None, workers: int | None, retries: int, force: bool, quiet: bool) -> None:
+                  temporal_blend: float, scheduler: str | None, workers: int | None, retries: int, force: bool, quiet: bool) -> None:
     """Apply the feed-forward MODEL (saved by nst_engine.save_model, or a published .pth) to each IN.
 
     A pytorch-AdaIN decoder.pth MODEL needs its encoder: --encoder vgg_normalised.pth.
@@ -263,6 +267,7 @@ def apply_command(model_path: Path, inputs: tuple[Path, ...], output: Path, styl
     from ..errors import OptionError
     from ..files import read_image
     from ..models.applying import ModelRun
+    from ..models.coherence import check_strength
     from ..models.loading import load_model
 
     model = load_model(model_path, sha256=sha256, encoder=encoder, encoder_sha256=encoder_sha256)
@@ -273,6 +278,10 @@ def apply_command(model_path: Path, inputs: tuple[Path, ...], output: Path, styl
                "precision": precision, "threads": threads, **calls}
     style = read_image(style_path) if style_path is not None else None
     ModelRun(model, style=style, **options)  # every option checked before any output
+    check_strength(temporal_blend)
+    if temporal_blend and not any(i.clip for i in items):
+        raise OptionError("--temporal-blend blends the frames of a clip: give a video, a TIFF stack or a folder of "
+                          "frames with --clip", option="temporal_blend")
 
     if len(items) > 1:
         output.mkdir(parents=True, exist_ok=True)
@@ -280,7 +289,7 @@ def apply_command(model_path: Path, inputs: tuple[Path, ...], output: Path, styl
     for item, path in zip(items, outputs):
         if item.clip:
             _apply_clip(model, item, path, dict(options, style=style), style_path=style_path, batch_size=batch_size,
-                        force=force, quiet=quiet)
+                        temporal_blend=temporal_blend, force=force, quiet=quiet)
     image_items = [(i, p) for i, p in zip(items, outputs) if not i.clip]
     if image_items:
         from ..batching.jobs import apply_jobs

@@ -38,6 +38,7 @@ from ..precision import resolve_precision
 from ..preservation import ColorPreservation, parse_color_mode
 from ..schedule import max_side_shape
 from .base import Model
+from .coherence import TemporalBlend
 
 __all__ = ["ApplyEvent", "ApplyResult", "FrameSink", "ModelRun", "apply_frames", "apply_image", "iter_apply_frames"]
 
@@ -197,7 +198,7 @@ class ModelRun:
 
 
 def iter_apply_frames(model: Model | ModelRun, frames: Sequence[np.ndarray], *, batch_size: int = 1,
-                      sink: FrameSink | None = None, resume: bool = True,
+                      sink: FrameSink | None = None, resume: bool = True, temporal_blend: float = 0.0,
                       **options: Any) -> Generator[ApplyEvent, None, ApplyResult]:
     """Apply ``model`` to every frame of a clip, ``batch_size`` frames per forward pass.
 
@@ -211,11 +212,16 @@ def iter_apply_frames(model: Model | ModelRun, frames: Sequence[np.ndarray], *, 
     sink
         Where each frame goes as it finishes, keyed by the run and the frame's pixels; with
         ``resume`` a frame it already holds under that key is reused, not computed.
+    temporal_blend
+        From 0 (off) to below 1: how strongly each frame is pulled towards the previous result
+        warped by the optical flow (:class:`~nst_engine.models.coherence.TemporalBlend`), against
+        flicker. A blended frame depends on the frames before it, so its key covers theirs.
 
     Yields an :class:`ApplyEvent` per frame, in order; returns an :class:`ApplyResult`.
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise OptionError(f"batch_size must be a whole number >= 1, not {batch_size!r}", option="batch_size")
+    blend = TemporalBlend(temporal_blend)
     run = model if isinstance(model, ModelRun) else ModelRun(model, **options)
     count = len(frames)
     kept: list[np.ndarray] = []
@@ -225,20 +231,27 @@ def iter_apply_frames(model: Model | ModelRun, frames: Sequence[np.ndarray], *, 
 
     def flush() -> Iterator[ApplyEvent]:
         outs = run([image for _, image, _ in pending])
-        for (index, _, key), out in zip(pending, outs):
+        for (index, image, key), out in zip(pending, outs):
+            out = blend(image, out) if blend.strength else out
             if sink is not None:
                 out = sink.put(index, out, key)
             else:
                 kept.append(out)
+            if blend.strength:
+                blend.remember(image, out)
             yield ApplyEvent(index, count, out)
         pending.clear()
 
+    key = ""
     for index in range(count):
         image = frames[index]
-        key = _digest(run.key, np.asarray(image)) if sink is not None else ""
+        if sink is not None:
+            key = _digest(run.key, np.asarray(image), *((blend.strength, key) if blend.strength else ()))
         stored = sink.reusable(index, key) if sink is not None and resume else None
         if stored is not None:
             yield from flush() if pending else ()
+            if blend.strength:
+                blend.remember(image, stored)
             reused += 1
             yield ApplyEvent(index, count, stored, reused=True)
             continue
@@ -248,7 +261,7 @@ def iter_apply_frames(model: Model | ModelRun, frames: Sequence[np.ndarray], *, 
     if pending:
         yield from flush()
     seconds = time.perf_counter() - started
-    provenance = dict(run.describe(), frames=count, reused=reused, batch_size=batch_size,
+    provenance = dict(run.describe(), frames=count, reused=reused, batch_size=batch_size, temporal_blend=blend.strength,
                       total_s=round(seconds, 3), seconds_per_frame=round(seconds / max(1, count - reused), 4))
     return ApplyResult(kept, provenance)
 
