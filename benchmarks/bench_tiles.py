@@ -11,7 +11,8 @@ untiled run on one thread: how far two untiled runs that differ only in float su
 end apart, the most any other evaluation of the same objective can be expected to agree.
 
     python benchmarks/bench_tiles.py [--sizes 2048] [--tile 1024] [--steps 3]
-                                     [--memory-sizes 8192] [--agreement [--floor]] [--line-search] [--json out.json]
+                                     [--memory-sizes 8192] [--agreement [--floor] [--agreement-size 1024] [--agreement-tile 256]]
+                                     [--line-search] [--first-move 0.01] [--json out.json]
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def _child(config: dict) -> None:
                "scales": 1, "steps": config["steps"], "until": "steps", "preview_every": 0,
                "threads": config["threads"], "tile": config["tile"], "seed": 0, "device": "cpu",
                "tile_graphs": config.get("tile_graphs"),
-               "optimizer_options": {"line_search": config.get("line_search", False)}}
+               "optimizer_options": {"line_search": config.get("line_search", False),
+                                     "first_move": config.get("first_move", 0.0)}}
     plan = plan_run(content, style, **options, check_memory=False)
     estimate = plan.memory.peak_bytes
     if config["tile"] is None and estimate > 0.9 * (available_bytes() or estimate):
@@ -106,13 +108,17 @@ def main() -> None:
     parser.add_argument("--backbone", choices=list(BACKBONES), default="vgg19")
     parser.add_argument("--agreement", action="store_true", help="1024², 256² tiles vs untiled, 30 steps")
     parser.add_argument("--floor", action="store_true", help="with --agreement: untiled on 1 thread as well")
+    parser.add_argument("--agreement-size", type=int, default=1024)
+    parser.add_argument("--agreement-tile", type=int, default=256)
+    parser.add_argument("--first-move", type=float, default=0.0, help="lbfgs first_move (0: torch's first step)")
     parser.add_argument("--line-search", action="store_true", help="L-BFGS with its strong-Wolfe line search")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.child:
         _child(json.loads(args.child))
         return
-    base = {"backbone": args.backbone, "threads": args.threads, "line_search": args.line_search}
+    base = {"backbone": args.backbone, "threads": args.threads, "line_search": args.line_search,
+            "first_move": args.first_move}
     print(f"# bench_tiles: {args.backbone}, {args.threads} threads, load {os.getloadavg()[0]:.2f}")
     results = []
     for size in args.sizes:
@@ -134,13 +140,13 @@ def main() -> None:
 
         from nst_engine.metrics import ssim
 
-        runs_of = {"untiled": dict(base, tile=None), "tiled": dict(base, tile=256)}
+        runs_of = {"untiled": dict(base, tile=None), "tiled": dict(base, tile=args.agreement_tile)}
         if args.floor:
             runs_of["untiled, 1 thread"] = dict(base, tile=None, threads=1)
         runs, images = {}, {}
         for label, config in runs_of.items():
             path = Path(f"/tmp/bench_tiles_{label.replace(' ', '_').replace(',', '')}.npy")
-            runs[label] = _run(dict(config, size=1024, steps=30, save=str(path)))
+            runs[label] = _run(dict(config, size=args.agreement_size, steps=30, save=str(path)))
             images[label] = np.load(path)
 
         def compare(label: str) -> dict:
@@ -149,7 +155,8 @@ def main() -> None:
 
         agreement = {**compare("tiled"), "s_per_step": {t: r["s_per_step"] for t, r in runs.items()},
                      "losses": {t: r["losses"] for t, r in runs.items()}}
-        print(f"agreement 1024², 256² tiles vs untiled, 30 steps: SSIM {agreement['ssim']:.4f}, "
+        print(f"agreement {args.agreement_size}², {args.agreement_tile}-px tiles vs untiled, 30 steps: "
+              f"SSIM {agreement['ssim']:.4f}, "
               f"final loss differs by {agreement['loss_difference']:.2%}")
         if args.floor:
             agreement["floor"] = compare("untiled, 1 thread")

@@ -40,6 +40,8 @@ def lbfgs(
     lr: LearningRate = 1.0,
     history_size: Annotated[int, {"min": 1, "max": 1000}] = 100,
     line_search: bool = False,
+    first_move: Annotated[float, {"min": 0.0, "max": 1.0, "tooltip": "mean change of a pixel value in the first "
+                                  "step; 0: torch's tiny first step"}] = 0.0,
 ) -> torch.optim.Optimizer:
     """L-BFGS, one iteration per step: converges in the fewest iterations.
 
@@ -49,6 +51,12 @@ def lbfgs(
         Gradient pairs kept for the curvature estimate: more is steadier, costs image-sized memory each.
     line_search
         Strong-Wolfe line search: safer steps on hard losses, several evaluations per step.
+    first_move
+        The first step's mean absolute change of a pixel value (0.01: 1 % of the range). 0
+        keeps torch's (and neural-style's) first step, ``min(1, 1/‖g‖₁)`` times ``lr``, which
+        on an image is tiny: the first curvature pair is then a difference of nearly equal
+        gradients, and float rounding in it (1e-7) sets the second step's length to about 1 %,
+        so two evaluations of the same objective (tiled and untiled, other hardware) part ways.
     """
     optimizer = torch.optim.LBFGS(
         params,
@@ -64,7 +72,31 @@ def lbfgs(
     )
     # On the instance, not a subclass: torch.optim.LBFGS stays the class callers patch and check.
     optimizer._gather_flat_grad = types.MethodType(_flat_grad, optimizer)
+    if first_move:
+        _scale_first_step(optimizer, first_move)
     return optimizer
+
+
+def _scale_first_step(optimizer: torch.optim.LBFGS, move: float) -> None:
+    """Make ``optimizer``'s first step change each value by ``move`` on average.
+
+    torch takes ``t = min(1, 1/‖g‖₁) · lr`` along ``−g`` first, a step of L1 norm ``lr`` when
+    ``‖g‖₁ > 1``; the learning rate of that one step is set to ``lr · move · n`` (``n`` values),
+    then restored.
+    """
+    step = optimizer.step
+
+    def first(closure):
+        group = optimizer.param_groups[0]
+        lr = group["lr"]
+        group["lr"] = lr * move * sum(p.numel() for p in group["params"])
+        try:
+            return step(closure)
+        finally:
+            group["lr"] = lr
+            optimizer.step = step
+
+    optimizer.step = first
 
 
 def adam(
