@@ -60,7 +60,7 @@ def test_the_provenance_records_every_option_defaults_included(content_image, fa
     parameters = set(inspect.signature(iter_stylize).parameters) - {"content", "style", "cancel"}
     assert set(provenance["options"]) == parameters
     options = provenance["options"]
-    assert options["optimizer_options"] == {"lr": 1.0, "history_size": 100, "line_search": False}
+    assert options["optimizer_options"] == {"lr": 1.0, "history_size": 100, "line_search": False, "first_move": 0.0}
     assert options["backbone_options"]["kernel_size"] == 7 and options["backbone_options"]["channels"] == 16
     assert set(options["loss_options"]) == {"content", "gram", "tv"}
     assert provenance["memory"]["peak_bytes"] > 0 and provenance["precision"] == "fp32"
