@@ -107,13 +107,18 @@ def test_current_plane_at_a_size_equals_the_model(viewer, stack, widget, wait_id
     np.testing.assert_array_equal(layer.data, before)
 
 
-def test_all_planes_fills_every_plane(viewer, stack, widget, wait_idle, model_files) -> None:
-    layer, data = stack
+def _all_planes(viewer, layer, widget, wait_idle):
+    """Run the widget on every plane of ``layer``; the result layer."""
     widget.content.value = layer
     widget.planes.value = "all planes"
     widget.apply()
     wait_idle(widget)
-    result = viewer.layers["stack fast (cin)"]
+    return viewer.layers["stack fast (cin)"]
+
+
+def test_all_planes_fills_every_plane(viewer, stack, widget, wait_idle, model_files) -> None:
+    layer, data = stack
+    result = _all_planes(viewer, layer, widget, wait_idle)
     assert result.data.shape == (4, 20, 24, 4) and (result.data[..., 3] == 1).all()
     for t in range(4):
         np.testing.assert_allclose(result.data[t, ..., :3], _expected(model_files["cin"], data[t], style_index=0),
@@ -135,11 +140,7 @@ def test_finished_planes_are_written_into_the_layer_in_the_worker_not_on_the_mai
 
     monkeypatch.setattr(_fast_jobs, "fill_plane", recording)
     layer, data = stack
-    widget.content.value = layer
-    widget.planes.value = "all planes"
-    widget.apply()
-    wait_idle(widget)
-    result = viewer.layers["stack fast (cin)"]
+    result = _all_planes(viewer, layer, widget, wait_idle)
     assert len(writers) == 4 and threading.main_thread() not in writers
     np.testing.assert_allclose(result.data[2, ..., :3], _expected(model_files["cin"], data[2], style_index=0),
                                atol=1e-5)
