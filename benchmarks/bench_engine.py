@@ -10,6 +10,9 @@ For each size and precision, in one process and interleaved (so machine noise hi
 Prints medians and the ratio engine / floor (goal, fp32: <= 1.05). The Gram matrices' own
 matmuls are part of the engine's step and not of the floor, so a second floor adds a plain
 ``torch.bmm`` Gram per style layer: engine / (floor + Grams) is the engine's own overhead.
+A CPU run keeps freed memory in the heap between steps (``nst_engine.heap``), which the bare
+floor, run with glibc's defaults, does not: a third floor runs inside the same
+``kept_heap``, and engine / (floor, heap kept) is the engine's overhead without that gain.
 Also the peak resident memory of a separate process per size running the engine in fp32. bf16 rows appear where the device
 has native bf16 (``nst_engine.precision.has_bf16``); ``--precisions fp32`` skips them. The
 quality figures of bf16 against fp32 are docs/performance.md's "Precision" script.
@@ -34,6 +37,7 @@ import numpy as np
 import torch
 from torchvision.models.vgg import cfgs, make_layers
 
+from nst_engine.heap import kept_heap
 from nst_engine.pipeline import iter_stylize
 from nst_engine.precision import has_bf16
 
@@ -126,23 +130,27 @@ def main() -> None:
     precisions = [p for p in args.precisions if p == "fp32" or has_bf16(torch.device(args.device))]
     print(f"torch {torch.__version__}, device {args.device}, threads {args.threads}, "
           f"{args.steps} steps x {args.rounds} rounds per measurement, precisions {', '.join(precisions)}")
-    print("| size | precision | floor s/iter | floor + Grams s/iter | engine s/iter | ratio | ratio to floor + Grams | "
-          "random-multiscale s/iter | vs engine | peak RSS (MB) | RSS before the run (MB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| size | precision | floor s/iter | floor + Grams s/iter | floor, heap kept s/iter | engine s/iter | ratio | "
+          "ratio to floor + Grams | ratio to floor, heap kept | random-multiscale s/iter | vs engine | peak RSS (MB) | "
+          "RSS before the run (MB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     worst, worst_random = 0.0, 0.0
     for size in args.sizes:
         memory = peak_memory_mb(size, args.steps, args.device)
         for precision in precisions:
-            floor, grams, engine, random = [], [], [], []
+            floor, grams, kept, engine, random = [], [], [], [], []
             for _ in range(args.rounds):
                 floor += floor_step_times(size, args.steps, args.device, precision)
                 grams += floor_step_times(size, args.steps, args.device, precision, grams=True)
+                with kept_heap(peak_bytes=0, available_bytes=None):
+                    kept += floor_step_times(size, args.steps, args.device, precision)
                 engine += engine_step_times(size, args.steps, args.device, precision=precision)
                 random += engine_step_times(size, args.steps, args.device, "random-multiscale", precision)
-            f, g, e, r = (statistics.median(x) for x in (floor, grams, engine, random))
+            f, g, k, e, r = (statistics.median(x) for x in (floor, grams, kept, engine, random))
             if precision == "fp32":
                 worst, worst_random = max(worst, e / f), max(worst_random, r / e)
-            print(f"| {size}² | {precision} | {f:.3f} | {g:.3f} | {e:.3f} | {e / f:.3f} | {e / g:.3f} | {r:.3f} | {r / e:.2f} | "
+            print(f"| {size}² | {precision} | {f:.3f} | {g:.3f} | {k:.3f} | {e:.3f} | {e / f:.3f} | {e / g:.3f} | "
+                  f"{e / k:.3f} | {r:.3f} | {r / e:.2f} | "
                   f"{memory['peak_mb']} | {memory['imports_mb']} |", flush=True)
     passed = worst <= 1.05 and worst_random <= 2.0
     print(f"worst fp32 engine/floor {worst:.3f} (goal <= 1.05); worst random-multiscale/VGG-19 engine "

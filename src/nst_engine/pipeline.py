@@ -13,6 +13,7 @@ resolved, schedule laid out, memory estimated); :func:`run_plan` executes one.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generator, Mapping, Sequence
 
@@ -20,17 +21,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .cancellation import CancelRequest, Cancelled, cancellable, raise_if_cancelled
+from .cancellation import Cancelled, CancelRequest, cancellable, raise_if_cancelled
 from .convergence import DEFAULT_TOLERANCE, ConvergenceWatch
 from .devices import torch_threads
 from .errors import OptionError, PluginError
 from .generators import result_of
+from .heap import kept_heap
 from .images import merge_alpha
 from .plan import CHECKPOINT_PIXELS, DEFAULT_LOSSES, Init, RunPlan, plan_run
-from .schedule import style_shape
 from .plugin_calls import is_builtin
 from .provenance import run_provenance
 from .references import CONTENT, STYLE, STYLE_AT_CONTENT, style_ref
+from .schedule import style_shape
 from .tiling.objective import TiledObjective
 
 __all__ = ["StepEvent", "StyleResult", "iter_stylize", "stylize", "run_plan", "DEFAULT_LOSSES", "CHECKPOINT_PIXELS"]
@@ -122,6 +124,13 @@ def _check_finite(plan: RunPlan, values: list[float], step: int) -> None:
     )
 
 
+def _cpu_heap(plan: RunPlan):
+    """A CPU run keeps freed memory for its next step where it has room to (:mod:`.heap`)."""
+    if plan.device.type != "cpu":
+        return nullcontext()
+    return kept_heap(plan.memory.peak_bytes, plan.memory.available_bytes)
+
+
 def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator[StepEvent, Any, StyleResult]:
     """Execute ``plan``: the per-scale step loop of :func:`iter_stylize`, with its events and result.
 
@@ -134,7 +143,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
     objective, terms, colors = plan.objective, plan.objective.terms, plan.colors
     shapes, per_scale = plan.schedule.shapes, plan.schedule.steps
     tiles = plan.schedule.tiles or (None,) * len(shapes)
-    with torch_threads(options["threads"]):
+    with torch_threads(options["threads"]), _cpu_heap(plan):
         net = plan.network.to(plan.device, memory_format=memory_format)
         content_t = _tensor(plan.content, plan.device)
         styles_t = [_tensor(s, plan.device) for s in plan.styles]
