@@ -19,6 +19,7 @@ process shares the cores; wall seconds are saved too, and the load average is pr
         [--pairs 5] [--json results.json] [--plot docs/images/convergence.png]
         [--candidate NAME=COARSE_RATIO:TOLERANCE ...]   # other converged schedules to compare
         [--line-search]   # also single-ls and default-ls: L-BFGS with a strong-Wolfe line search
+        [--first-move 0.01]   # also single-fm and default-fm: L-BFGS's first step moves values by this much
         [--only PAIR ...]   # run these pairs (content__style) only, e.g. to split the pairs over processes
     python benchmarks/bench_convergence.py --replot results.json --plot docs/images/convergence.png [--show single default]
 """
@@ -174,6 +175,8 @@ def main() -> None:
     parser.add_argument("--show", nargs="+", metavar="NAME", help="plot only these schedules")
     parser.add_argument("--line-search", action="store_true",
                         help="also run single and default with L-BFGS's strong-Wolfe line search")
+    parser.add_argument("--first-move", type=float, metavar="MOVE",
+                        help="also run single and default with L-BFGS's first_move=MOVE")
     parser.add_argument("--only", nargs="+", metavar="PAIR", help="run only these pairs (content__style)")
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME=COARSE_RATIO:TOLERANCE",
                         help="also run a converged schedule with this step split and tolerance")
@@ -183,10 +186,13 @@ def main() -> None:
         name, _, spec = candidate.partition("=")
         ratio, _, tolerance = spec.partition(":")
         schedules[name] = {"coarse_ratio": float(ratio), "tolerance": float(tolerance)}
-    if args.line_search:
-        schedules.pop("even")
-        for name in ("single", "default"):
-            schedules[f"{name}-ls"] = {**SCHEDULES[name], "optimizer_options": {"line_search": True}}
+    variants = {"ls": {"line_search": True} if args.line_search else None,
+                "fm": {"first_move": args.first_move} if args.first_move else None}
+    for suffix, optimizer_options in variants.items():
+        if optimizer_options:
+            schedules.pop("even", None)
+            for name in ("single", "default"):
+                schedules[f"{name}-{suffix}"] = {**SCHEDULES[name], "optimizer_options": optimizer_options}
     pairs = [p for p in PAIRS[: args.pairs] if not args.only or f"{p[0]}__{p[1]}" in args.only]
     if args.replot:
         results = json.loads(args.replot.read_text())

@@ -13,10 +13,12 @@ fp32 and once in bf16, each with ``--threads`` torch threads. Reported:
   order, which is how far apart two runs are that differ in nothing that matters.
 
     python benchmarks/bench_precision.py [--size 512] [--threads 2] [--backbones vgg19 random-multiscale]
-        [--line-search] [--json results.json]
+        [--line-search] [--first-move 0.01] [--json results.json]
 
 ``--line-search`` runs all of them with L-BFGS's strong-Wolfe line search (``-p
-optimizer.line_search=true``), for objectives where the default unit steps stall.
+optimizer.line_search=true``), for objectives where the default unit steps stall;
+``--first-move M`` with L-BFGS's first step moving the values by ``M`` on average (``-p
+optimizer.first_move=M``).
 
 bf16 needs a CPU with ``amx_bf16`` or ``avx512_bf16`` (or a CUDA GPU): elsewhere the bf16 rows
 say so and are skipped.
@@ -53,10 +55,10 @@ def fp32_loss(image: np.ndarray, style: np.ndarray, *, size: int, backbone: str)
 
 
 def run(content: np.ndarray, style: np.ndarray, *, size: int, backbone: str, precision: str, threads: int,
-        line_search: bool) -> dict:
+        optimizer_options: dict) -> dict:
     started = time.perf_counter()
     result = result_of(iter_stylize(content, style, size=size, precision=precision, threads=threads, device="cpu",
-                                    preview_every=0, optimizer_options={"line_search": line_search},
+                                    preview_every=0, optimizer_options=optimizer_options,
                                     **_options(backbone)))
     provenance = result.provenance
     return {"image": result.image, "precision": precision, "threads": threads,
@@ -65,16 +67,16 @@ def run(content: np.ndarray, style: np.ndarray, *, size: int, backbone: str, pre
             "loss": fp32_loss(result.image, style, size=size, backbone=backbone)}
 
 
-def compare(size: int, backbone: str, threads: int, line_search: bool) -> dict:
+def compare(size: int, backbone: str, threads: int, optimizer_options: dict) -> dict:
     content, style = sample_pair()
-    fp32 = run(content, style, size=size, backbone=backbone, precision="fp32", threads=threads, line_search=line_search)
-    order = run(content, style, size=size, backbone=backbone, precision="fp32", threads=1, line_search=line_search)
+    same = {"size": size, "backbone": backbone, "optimizer_options": optimizer_options}
+    fp32 = run(content, style, precision="fp32", threads=threads, **same)
+    order = run(content, style, precision="fp32", threads=1, **same)
     row = {"backbone": backbone, "size": size, "fp32": fp32, "one_thread": order,
            "thread_order_loss_diff": abs(order["loss"] - fp32["loss"]) / fp32["loss"],
            "thread_order_ssim": ssim(fp32["image"], order["image"])}
     if has_bf16(torch.device("cpu")):
-        bf16 = run(content, style, size=size, backbone=backbone, precision="bf16", threads=threads,
-                   line_search=line_search)
+        bf16 = run(content, style, precision="bf16", threads=threads, **same)
         row.update(bf16=bf16, loss_diff=abs(bf16["loss"] - fp32["loss"]) / fp32["loss"],
                    ssim=ssim(fp32["image"], bf16["image"]))
     return row
@@ -101,10 +103,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backbones", nargs="+", default=["vgg19", "random-multiscale"])
     parser.add_argument("--line-search", action="store_true", help="L-BFGS with its strong-Wolfe line search")
+    parser.add_argument("--first-move", type=float, metavar="M", help="L-BFGS's first step moves values by M")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    optimizer_options = {"line_search": args.line_search, **({"first_move": args.first_move} if args.first_move else {})}
     load = os.getloadavg()
-    rows = [compare(args.size, backbone, args.threads, args.line_search) for backbone in args.backbones]
+    rows = [compare(args.size, backbone, args.threads, optimizer_options) for backbone in args.backbones]
     print(f"load average before {load}, after {os.getloadavg()}; torch {torch.__version__}")
     print_table(rows)
     if args.json:
