@@ -12,7 +12,9 @@ on the weights) through :meth:`Model.apply` on an RGB image of each side, on the
 natively (AMX or AVX-512 BF16, probed as :mod:`nst_engine.precision` does; elsewhere the row
 says it was skipped); on CUDA too when a GPU is there. Each row is the median of ``--runs``
 calls after two warm-up calls, in wall seconds and in the process's CPU seconds (on a shared
-machine, CPU seconds / threads estimates the wall time on idle cores). Goal: >= 10 frames/s at 512² on 2 CPU cores in bf16 on AMX
+machine, CPU seconds / threads estimates the wall time on idle cores). "clip s/frame" is the
+same frame ``--runs`` times through ``iter_apply_frames`` (what ``nst apply`` runs on a clip:
+colour handling, and on the CPU the heap kept between frames, ``nst_engine.heap``). Goal: >= 10 frames/s at 512² on 2 CPU cores in bf16 on AMX
 (>= 4 without). Prints a Markdown table and the load average.
 
 **compare**: trains ``johnson`` for ``--iterations`` steps on the frames of a synthetic pan
@@ -40,6 +42,7 @@ import numpy as np
 import torch
 
 from nst_engine.models import johnson, load_model
+from nst_engine.models.applying import iter_apply_frames
 from nst_engine.precision import has_bf16
 
 WARM_UP = 2
@@ -63,6 +66,18 @@ def _seconds(model, image: np.ndarray, *, precision: str, device: torch.device, 
     return statistics.median(walls), statistics.median(cpus)
 
 
+def _clip_seconds(model, image: np.ndarray, *, precision: str, device: torch.device, runs: int) -> float:
+    """Median wall seconds between the frames of a clip of ``image`` repeated, after the warm-up frames."""
+    events = iter_apply_frames(model, [image] * (WARM_UP + runs), size=image.shape[1], precision=precision,
+                               device=device.type, threads=torch.get_num_threads())
+    stamps = [time.perf_counter()]
+    for _ in events:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        stamps.append(time.perf_counter())
+    return statistics.median(np.diff(stamps)[WARM_UP:])
+
+
 def bench_apply(sizes: list[int], *, threads: int, runs: int) -> list[dict]:
     """One row per device, precision and side: seconds per frame and frames per second."""
     torch.set_num_threads(threads)
@@ -78,7 +93,8 @@ def bench_apply(sizes: list[int], *, threads: int, runs: int) -> list[dict]:
                 if native:
                     image = np.random.default_rng(side).random((side, side, 3), dtype=np.float32)
                     seconds, cpu = _seconds(model, image, precision=precision, device=device, runs=runs)
-                    row.update(seconds=seconds, fps=1.0 / seconds, cpu=cpu)
+                    row.update(seconds=seconds, fps=1.0 / seconds, cpu=cpu,
+                               clip=_clip_seconds(model, image, precision=precision, device=device, runs=runs))
                 rows.append(row)
     return rows
 
@@ -170,10 +186,11 @@ def _compare_table(found: dict) -> str:
 
 
 def _table(rows: list[dict]) -> str:
-    lines = ["| device | precision | side | threads | s/frame | frames/s | CPU s/frame |", "|---|---|---|---|---|---|---|"]
+    lines = ["| device | precision | side | threads | s/frame | frames/s | CPU s/frame | clip s/frame | clip frames/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        timing = (f"{row['seconds']:.4f} | {row['fps']:.2f} | {row['cpu']:.4f}" if "seconds" in row
-                  else "skipped: no native bf16 | - | -")
+        timing = (f"{row['seconds']:.4f} | {row['fps']:.2f} | {row['cpu']:.4f} | {row['clip']:.4f} | {1 / row['clip']:.2f}"
+                  if "seconds" in row else "skipped: no native bf16 | - | - | - | -")
         lines.append(f"| {row['device']} | {row['precision']} | {row['side']}² | {row['threads'] or '-'} | {timing} |")
     return "\n".join(lines)
 

@@ -21,8 +21,9 @@ from .schedule import split_steps
 __all__ = ["estimate_seconds", "record_run", "cache_path", "CALIBRATION"]
 
 #: Seconds per step per megapixel at the finest scale, fp32, 2 threads of a 2-core AMD EPYC
-#: (benchmarks/bench_convergence.py's runs at 512², one thread, halved for two).
-CALIBRATION: dict[str, float] = {"vgg19": 13.0, "random-multiscale": 7.0}
+#: with the heap kept: the README's sample at 512 px, standard preset (docs/performance.md,
+#: "Quality presets"; 13.0 and 7.0 before the heap was kept, on a slower CPU).
+CALIBRATION: dict[str, float] = {"vgg19": 7.7, "random-multiscale": 3.5}
 _CALIBRATED_CORES = 2
 #: A new measurement's weight against what the cache held: steady, yet following a new machine.
 _NEW_WEIGHT = 0.5

@@ -87,3 +87,26 @@ def test_concurrent_runs_restore_the_defaults_only_when_the_last_one_ends(monkey
     second.__exit__(None, None, None)
     assert calls[2:] == [("mallopt", heap._M_MMAP_MAX, heap._DEFAULT_MMAP_MAX),
                          ("mallopt", heap._M_TRIM_THRESHOLD, heap._DEFAULT_TRIM_THRESHOLD), ("trim",)]
+
+
+def _kept_while_iterating(events) -> list[bool]:
+    """Whether the heap was kept at each event of ``events``, and (last) after they ended."""
+    kept = [heap._runs > 0 for _ in events]
+    return kept + [heap._runs > 0]
+
+
+@glibc
+def test_a_cpu_run_a_clip_and_training_keep_the_heap_while_they_step_and_hand_it_back(
+        monkeypatch, content_image, style_image):
+    from nst_engine.models import johnson
+    from nst_engine.models.applying import iter_apply_frames
+    from nst_engine.pipeline import iter_stylize
+    from nst_engine.training import train
+
+    monkeypatch.delenv("NST_KEEP_HEAP", raising=False)
+    tiny = {"backbone": "random-multiscale", "backbone_options": {"channels": 16, "scales": 3}, "size": 32}
+    stylized = iter_stylize(content_image, style_image, steps=3, scales=1, device="cpu", preview_every=0, **tiny)
+    applied = iter_apply_frames(johnson(seed=0), [content_image] * 3, size=32, device="cpu")
+    trained = train(style_image, [content_image] * 2, steps=3, batch_size=2, device="cpu", **tiny)
+    for events in (stylized, applied, trained):
+        assert _kept_while_iterating(events) == [True] * 3 + [False]
