@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from nst_engine.devices import resolve_device, torch_threads
 from nst_engine.errors import OptionError
 from nst_engine.images import max_side_shape, resize_to, to_unit_float
 from nst_engine.models import Model, load_model
+from nst_engine.models.applying import clip_heap
 
 from ._layers import to_unit
 from ._lazy import LazyPlane, read_plane, read_style
@@ -140,27 +142,34 @@ class FastResult:
     seconds: float
 
 
+def _device(model: Model) -> torch.device:
+    reference = next(iter(model.parameters()), None)
+    return torch.device("cpu") if reference is None else reference.device
+
+
 def fast_job(job: FastJob) -> Generator[FastPlane, Any, FastResult]:
     """Apply ``job.model`` to each plane of ``job``, yielding every plane as it is done."""
     try:
         style = None if job.style is None else _read_style(job.style)
         done: list[tuple[int, ...]] = []
         seconds = 0.0
-        for index in job.indices:
-            if job.cancel.is_set():
-                break
-            raw, _ = read_plane(job.content, index, size=job.size)
-            plane = to_unit(raw, job.content_limits)
-            if tuple(plane.shape[:2]) != tuple(job.out_hw):
-                plane = resize_to(to_unit_float(plane, "content"), job.out_hw)
-            started = time.perf_counter()
-            with torch_threads(job.threads):
-                image = job.model.apply(plane, style=style, **job.options)
-            took = time.perf_counter() - started
-            seconds += took
-            done.append(index)
-            fill_plane(job.targets, index, result_pyramid(image, levels=job.levels, rgb=True) if job.levels else [image])
-            yield FastPlane(len(done), len(job.indices), index, took)
+        with clip_heap(_device(job.model), tuple(job.out_hw)):
+            for index in job.indices:
+                if job.cancel.is_set():
+                    break
+                raw, _ = read_plane(job.content, index, size=job.size)
+                plane = to_unit(raw, job.content_limits)
+                if tuple(plane.shape[:2]) != tuple(job.out_hw):
+                    plane = resize_to(to_unit_float(plane, "content"), job.out_hw)
+                started = time.perf_counter()
+                with torch_threads(job.threads):
+                    image = job.model.apply(plane, style=style, **job.options)
+                took = time.perf_counter() - started
+                seconds += took
+                done.append(index)
+                fill_plane(job.targets, index,
+                           result_pyramid(image, levels=job.levels, rgb=True) if job.levels else [image])
+                yield FastPlane(len(done), len(job.indices), index, took)
         return FastResult(tuple(done), len(done) < len(job.indices), seconds)
     except Exception as exc:
         raise RunFailed(failure_message("Fast style", exc)) from exc

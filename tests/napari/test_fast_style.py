@@ -289,3 +289,17 @@ def test_call_options_from_the_form(model_files) -> None:
     assert call_options(ada, styles=1, style_index=1, mix="", alpha=0.3) == {"alpha": 0.3}
     with pytest.raises(OptionError, match="numbers separated by commas"):
         call_options(cin, styles=2, style_index=0, mix="a, b", alpha=1.0)
+
+
+def test_a_stack_keeps_the_heap_between_its_planes_and_hands_it_back():
+    from napari_nst._fast_jobs import FastJob, fast_job
+    from nst_engine import heap
+
+    if heap._glibc() is None:
+        pytest.skip("the kept heap is glibc's")
+    stack = np.random.default_rng(0).random((3, 24, 24, 3), dtype=np.float32)
+    targets = (np.zeros((3, 24, 24, 4), np.float32),)
+    job = FastJob(johnson(seed=0), stack, (0.0, 1.0), ((0,), (1,), (2,)), (24, 24), targets=targets)
+    kept = [heap._runs > 0 for _ in fast_job(job)]
+    assert kept == [True] * 3 and heap._runs == 0
+    assert (targets[0][..., 3] == 1.0).all(), "every plane should be written"
