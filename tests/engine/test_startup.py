@@ -56,4 +56,4 @@ click.echo = echo""")
     done = subprocess.run([sys.executable, "-c", script, "stylize", "--sample", "-o", str(tmp_path / "o.png"),
                            "--steps", "1"], capture_output=True, text=True, timeout=300)
     assert done.stdout.startswith("first line False stylize chelsea (sample) with immunohistochemistry (sample)")
-    assert "all steps ≈" in done.stdout  # the estimate, from the calibration on a fresh cache
+    assert "the step ≈" in done.stdout  # the estimate, from the calibration on a fresh cache

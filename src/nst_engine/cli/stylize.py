@@ -92,7 +92,7 @@ def _reduced_from(content: Path | None, image) -> list[int] | None:
 
 
 def _duration(seconds: float) -> str:
-    return "< 1 s" if seconds < 1 else f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+    return "≈ 1 s or less" if seconds < 1 else f"≈ {seconds:.0f} s" if seconds < 90 else f"≈ {seconds / 60:.1f} min"
 
 
 def _announce(content, styles, *, size: int, steps: int, scales: int, backbone: str, device: str,
@@ -105,11 +105,11 @@ def _announce(content, styles, *, size: int, steps: int, scales: int, backbone: 
     shape = _content_shape(content)
     shapes = scale_shapes(max_side_shape(shape, size), scales) if shape else None
     line = (f"stylize {content.name if content else 'chelsea (sample)'} with {', '.join(names)}: "
-            f"{size} px, {steps} steps over {len(shapes) if shapes else scales} scale(s), {backbone} on {device}")
+            f"{size} px, {steps} step{'s' if steps != 1 else ''} over {len(shapes) if shapes else scales} scale(s), {backbone} on {device}")
     seconds = shapes and estimate_seconds(shapes, steps=steps, backbone=backbone, device=device,
                                           precision=precision, threads=threads)
     if seconds is not None:
-        line += f"; all steps ≈ {_duration(seconds)}" + (", converged scales end sooner" if until == "converged" else "")
+        line += f"; {'all steps' if steps != 1 else 'the step'} {_duration(seconds)}" + (", converged scales end sooner" if until == "converged" else "")
     return line
 
 
