@@ -23,6 +23,7 @@ import platform
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 __all__ = ["kept_heap", "keeps_heap", "FRAGMENTATION_MARGIN"]
 
@@ -47,17 +48,18 @@ def _glibc() -> ctypes.CDLL | None:
     return ctypes.CDLL(name) if name else None
 
 
-def keeps_heap(peak_bytes: int, available_bytes: int | None) -> bool:
-    """Whether a run estimated at ``peak_bytes`` keeps freed memory in the heap."""
-    return (os.environ.get("NST_KEEP_HEAP", "1") != "0" and _glibc() is not None
+def keeps_heap(peak_bytes: int, available_bytes: int | None, device: Any = "cpu") -> bool:
+    """Whether a run on ``device`` estimated at ``peak_bytes`` keeps freed memory in the heap
+    (a GPU run's tensors are not the heap's)."""
+    return (str(device).startswith("cpu") and os.environ.get("NST_KEEP_HEAP", "1") != "0" and _glibc() is not None
             and (available_bytes is None or peak_bytes * FRAGMENTATION_MARGIN <= available_bytes))
 
 
 @contextmanager
-def kept_heap(peak_bytes: int, available_bytes: int | None) -> Iterator[None]:
+def kept_heap(peak_bytes: int, available_bytes: int | None, device: Any = "cpu") -> Iterator[None]:
     """Large blocks stay in the heap while any run that :func:`keeps_heap` is inside."""
     global _runs
-    if not keeps_heap(peak_bytes, available_bytes):
+    if not keeps_heap(peak_bytes, available_bytes, device):
         yield
         return
     libc = _glibc()

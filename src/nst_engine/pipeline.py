@@ -13,7 +13,6 @@ resolved, schedule laid out, memory estimated); :func:`run_plan` executes one.
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generator, Mapping, Sequence
 
@@ -124,13 +123,6 @@ def _check_finite(plan: RunPlan, values: list[float], step: int) -> None:
     )
 
 
-def _cpu_heap(plan: RunPlan):
-    """A CPU run keeps freed memory for its next step where it has room to (:mod:`.heap`)."""
-    if plan.device.type != "cpu":
-        return nullcontext()
-    return kept_heap(plan.memory.peak_bytes, plan.memory.available_bytes)
-
-
 def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator[StepEvent, Any, StyleResult]:
     """Execute ``plan``: the per-scale step loop of :func:`iter_stylize`, with its events and result.
 
@@ -143,7 +135,8 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
     objective, terms, colors = plan.objective, plan.objective.terms, plan.colors
     shapes, per_scale = plan.schedule.shapes, plan.schedule.steps
     tiles = plan.schedule.tiles or (None,) * len(shapes)
-    with torch_threads(options["threads"]), _cpu_heap(plan):
+    # On the CPU, freed memory stays in the heap for the next step where there is room (.heap).
+    with torch_threads(options["threads"]), kept_heap(plan.memory.peak_bytes, plan.memory.available_bytes, plan.device):
         net = plan.network.to(plan.device, memory_format=memory_format)
         content_t = _tensor(plan.content, plan.device)
         styles_t = [_tensor(s, plan.device) for s in plan.styles]

@@ -207,10 +207,8 @@ APPLY_BYTES_PER_PIXEL = 2048
 def clip_heap(device: torch.device, shape: tuple[int, int], batch_size: int = 1) -> contextlib.AbstractContextManager:
     """Around a loop of forward passes on ``shape`` frames: on the CPU, freed memory stays in the
     heap between them where there is room (:mod:`nst_engine.heap`; a 512² clip 1.4× the frames/s)."""
-    if device.type != "cpu":
-        return contextlib.nullcontext()
     h, w = shape
-    return kept_heap(APPLY_BYTES_PER_PIXEL * h * w * batch_size, available_bytes(device))
+    return kept_heap(APPLY_BYTES_PER_PIXEL * h * w * batch_size, available_bytes(device), device)
 
 
 def iter_apply_frames(model: Model | ModelRun, frames: Sequence[np.ndarray], *, batch_size: int = 1,

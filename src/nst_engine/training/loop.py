@@ -9,7 +9,6 @@ or setting ``cancel`` ends it early, with a result marked cancelled and, given a
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import time
@@ -128,16 +127,9 @@ def _check_finite(terms: list, values: list[float], step: int, lr: float) -> Non
 
 
 #: A training step's peak memory per pixel of its batch, an upper bound: measured 8 KB with
-#: random-multiscale (benchmarks/bench_train.py, 256² crops, batch 4); twice that.
+#: random-multiscale (benchmarks/bench_train.py, 256² crops, batch 4); twice that. On the CPU
+#: training keeps freed memory in the heap between steps (:mod:`..heap`): 3.05 s a step instead of 5.76.
 TRAIN_BYTES_PER_PIXEL = 16 * 1024
-
-
-def _train_heap(device: torch.device, size: int, batch_size: int):
-    """CPU training keeps freed memory in the heap between steps where it has room (:mod:`..heap`):
-    a 256², batch-4 step took 2.66 s instead of 5.26."""
-    if device.type != "cpu":
-        return contextlib.nullcontext()
-    return kept_heap(TRAIN_BYTES_PER_PIXEL * size * size * batch_size, available_bytes(device))
 
 
 def _stop_requested(command: Any) -> bool:
@@ -262,7 +254,7 @@ def train(
     folder = None if checkpoint is None else Path(checkpoint).expanduser().parent
 
     with read_training_images(images, size=size, folder=folder) as data, torch_threads(threads), \
-            _train_heap(dev, size, batch_size):
+            kept_heap(TRAIN_BYTES_PER_PIXEL * size * size * batch_size, available_bytes(dev), dev):
         net = bound.create().eval().requires_grad_(False)
         loss = PerceptualLoss(net, terms, blame=bound.blamed)
         net.to(dev)
