@@ -29,6 +29,7 @@ from .heap import kept_heap
 from .images import merge_alpha
 from .plan import CHECKPOINT_PIXELS, DEFAULT_LOSSES, Init, RunPlan, plan_run
 from .plugin_calls import is_builtin
+from .precision import scale_precision
 from .provenance import run_provenance
 from .references import CONTENT, STYLE, STYLE_AT_CONTENT, style_ref
 from .schedule import style_shape
@@ -154,6 +155,7 @@ def run_plan(plan: RunPlan, *, cancel: CancelRequest | None = None) -> Generator
         try:
             for index, (shape, scale_steps, tile) in enumerate(zip(shapes, per_scale, tiles)):
                 opt = None  # the previous scale's history: image-sized buffers no longer used
+                scale_precision(net, finest=index == len(shapes) - 1)
                 references = _references(content_t, styles_t, shape, options["style_scale"], guides_t)
                 region_s = _resized(region_t, shape) if region_t is not None else None
                 # Only a composition keeps this scale's content beyond its targets.

@@ -3,9 +3,13 @@
 Only the backbone's convolutions run in bfloat16 (``torch.autocast``); its features are cast
 back to float32 before any loss sees them, so Gram matrices, statistics, losses and the
 optimizer state stay float32. bf16 keeps float32's exponent range, so activations cannot
-overflow as in float16; the 8-bit mantissa costs ~3 significant digits per feature. A bf16
-run ends as low as an fp32 one but at another of the objective's many minima (docs/performance.md,
-"Precision"), which is why ``"fp32"`` stays the default.
+overflow as in float16; the 8-bit mantissa costs ~3 significant digits per feature.
+
+A multi-scale run computes its coarser scales in float32 and only its finest in bf16
+(:func:`scale_precision`): the coarse scales decide where the textures go, and there L-BFGS
+turns any rounding difference into another of the objective's many minima, while the finest
+only refines that layout and costs most of the run. So a bf16 run ends at the fp32 run's image
+(SSIM 0.99) at most of bf16's speed-up (docs/performance.md, "Precision").
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import torch
 
 from .errors import OptionError
 
-__all__ = ["PRECISIONS", "has_bf16", "resolve_precision", "cast_forward"]
+__all__ = ["PRECISIONS", "has_bf16", "resolve_precision", "cast_forward", "scale_precision"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -68,8 +72,11 @@ class _Autocast:
     def __init__(self, forward: Callable[..., dict[str, torch.Tensor]], device_type: str) -> None:
         self.forward = forward
         self.device_type = device_type
+        self.enabled = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        if not self.enabled:
+            return self.forward(*args, **kwargs)
         with torch.autocast(self.device_type, dtype=torch.bfloat16):
             features = self.forward(*args, **kwargs)
         return {name: value.float() for name, value in features.items()}
@@ -84,3 +91,13 @@ def cast_forward(network: Any, precision: str, device: torch.device) -> Any:
     if precision == "bf16":
         network.forward = _Autocast(network.forward, device.type)
     return network
+
+
+def scale_precision(network: Any, *, finest: bool) -> None:
+    """Run a bf16 ``network`` in bf16 at the finest scale only, in float32 at coarser ones.
+
+    Coarse scales are cheap (a quarter of the next finer one's cost per step) and chaotic:
+    their rounding picks the layout the finest scale then refines. An fp32 network is left as it is.
+    """
+    if isinstance(network.forward, _Autocast):
+        network.forward.enabled = finest

@@ -156,7 +156,7 @@ def run_options(function):
         click.option("--seed", default=0, show_default=True, type=int, help="Seed; CPU reruns are bit-identical."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="fp32", show_default=True,
-                     help="Backbone forward in bf16 or fp32; auto: bf16 where the CPU (AMX, AVX-512 BF16) or GPU has it."),
+                     help="Backbone forward in bf16 (at the finest scale) or fp32; auto: bf16 where the CPU (AMX, AVX-512 BF16) or GPU has it."),
         click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads (default: torch's)."),
         click.option("--tile", type=_TileType(), default="auto", show_default=True, metavar="auto|off|PX",
                      help="Optimise scales above PX² pixels in tiles of about PX a side, with the untiled gradient "
