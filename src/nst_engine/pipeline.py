@@ -337,7 +337,7 @@ def iter_stylize(
         Longer side of the result in pixels (``None``: the content's own size).
     until, tolerance
         ``"converged"``: end a scale once its total loss fell by less than ``tolerance``
-        (relative) over the last 10 steps, and never before 20 of its steps
+        (relative, a fraction below 1) over the last 10 steps, and never before 20 of its steps
         (:mod:`nst_engine.convergence`); ``"steps"``: run every step. Events' ``total``
         shrinks by the steps a converged scale leaves out.
     style_scale

@@ -196,6 +196,9 @@ def plan_run(
     init = check_choice("init", init, INITS)
     until = check_choice("until", until, UNTIL)
     tolerance = check_positive_float("tolerance", tolerance)
+    if tolerance >= 1:  # a positive loss cannot fall by all of itself: every scale would end at its minimum
+        raise OptionError(f"tolerance is a fraction of the loss below 1 (0.002 is 0.2 %); got {tolerance:g}, "
+                          "with which every scale ends after its first steps", option="tolerance")
     tile = check_tile(tile)
     tile_graphs = None if tile_graphs is None else check_int("tile_graphs", tile_graphs, minimum=0)
     for name, flag in (("dynamic_weights", dynamic_weights), ("channels_last", channels_last),

@@ -48,7 +48,7 @@ def test_until_steps_runs_every_step(content_image, style_image):
     assert result.provenance["steps_run"] == 30
 
 
-@pytest.mark.parametrize("options", [{"until": "forever"}, {"tolerance": 0}, {"tolerance": -1.0}])
+@pytest.mark.parametrize("options", [{"until": "forever"}, {"tolerance": 0}, {"tolerance": -1.0}, {"tolerance": 5.0}])
 def test_bad_stopping_options_are_refused_by_name(content_image, style_image, options):
     with pytest.raises(OptionError) as caught:
         stylize(content_image, style_image, backbone="random-multiscale", size=64, steps=1, **options)

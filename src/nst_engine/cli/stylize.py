@@ -143,9 +143,10 @@ def run_options(function):
         click.option("--scales", default=None, type=click.IntRange(min=1), help="Coarse-to-fine scales (default: the preset's)."),
         click.option("--until", type=click.Choice(list(UNTIL)), default="converged", show_default=True,
                      help="converged: end a scale once its loss stops falling (see --tolerance); steps: run every step."),
-        click.option("--tolerance", default=None, type=click.FloatRange(min=0, min_open=True), metavar="REL",
-                     help="Relative loss decrease over the convergence window below which a scale ends "
-                          "(default: the engine's, see docs/engine.md)."),
+        click.option("--tolerance", default=None, metavar="REL",
+                     type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+                     help="Relative loss decrease over the convergence window below which a scale ends, "
+                          "a fraction (0.002 is 0.2 %; default: the engine's, see docs/engine.md)."),
         click.option("--style-scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
                      help="Style image size relative to the content."),
         click.option("--style-weight", "style_weights", multiple=True, type=click.FloatRange(min=0),
