@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ except ImportError:  # Windows: renames stay atomic one by one, the pair is not 
     fcntl = None
 
 __all__ = [
-    "OUTPUT_FORMATS", "atomic_write", "check_output", "output_format", "read_image", "read_provenance",
+    "OUTPUT_FORMATS", "atomic_write", "check_not_an_input", "check_output", "output_format", "read_image", "read_provenance",
     "sidecar_path", "write_image",
 ]
 
@@ -78,15 +78,17 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None, max_si
 
 
 def check_output(path: str | os.PathLike, *, alpha: bool = False, sidecar: bool = True,
-                 format: str | None = None) -> Path:
+                 format: str | None = None, inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Refuse an output path that :func:`write_image` could not write, before any work is done.
 
     Checks the extension (and that it fits ``format``, see :func:`output_format`), that the
     folder exists and takes a new file, that the image is not a folder (an OME-Zarr may only
-    replace an OME-Zarr), that ``alpha`` (an RGBA or gray+alpha result) is not going to JPEG,
-    and, with ``sidecar``, that ``NAME.json`` is not a folder. Returns the path.
+    replace an OME-Zarr), that it is none of the run's ``inputs`` (:func:`check_not_an_input`),
+    that ``alpha`` (an RGBA or gray+alpha result) is not going to JPEG, and, with ``sidecar``,
+    that ``NAME.json`` is not a folder. Returns the path.
     """
     path = Path(path)
+    check_not_an_input(path, inputs)
     zarr = path.suffix.lower() == ".zarr"
     if path.is_dir() and not zarr:
         raise ImageError(f"cannot write {path}: it is a folder; name a file in it, e.g. {path / 'out.png'}")
@@ -101,6 +103,21 @@ def check_output(path: str | os.PathLike, *, alpha: bool = False, sidecar: bool 
     if sidecar and sidecar_path(path).is_dir():
         raise ImageError(f"cannot write {path}: its provenance {sidecar_path(path)} is a folder; remove it or rename the output")
     return path
+
+
+def check_not_an_input(output: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> None:
+    """Refuse an output that is one of the run's inputs: writing it would replace that file or frame folder.
+
+    Compared as files (``os.path.samefile``), so another spelling of the path or a link to it is caught too.
+    """
+    output = Path(output)
+    if not output.exists():
+        return
+    for given in inputs:
+        if Path(given).exists() and os.path.samefile(output, given):
+            other = output.with_name(f"{output.stem}-styled{output.suffix}")
+            raise ImageError(f"cannot write {output}: it is the input {given}, which is never overwritten; "
+                             f"name another output, e.g. {other}")
 
 
 def check_writable(folder: Path, path: Path) -> None:

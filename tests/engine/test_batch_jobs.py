@@ -85,6 +85,17 @@ def test_missing_inputs_and_shared_outputs_are_errors_of_their_job(tmp_path):
     assert "use a .png" in jobs[3].error
 
 
+def test_an_output_that_is_another_jobs_input_is_an_error_of_its_job(tmp_path):
+    first, second = images(tmp_path, 2)
+    style = str(tmp_path / "style.png")
+    jobs = check_jobs([Job("color", str(first), (style,), str(tmp_path / "o.png")),
+                       Job("color", str(second), (style,), str(first)),
+                       Job("color", str(second), (style,), style)])
+    assert jobs[0].error is None
+    assert jobs[1].error == f"output {first} is the input {first}, which is never overwritten; choose another output folder or name"
+    assert jobs[2].error.startswith(f"output {style} is the input {style}")
+
+
 def test_the_local_cluster_fits_the_cores_and_the_memory():
     gib = 2**30
     assert size_local_cluster(job_bytes=gib // 4, cores=8, available=64 * gib) == size_local_cluster(

@@ -135,3 +135,16 @@ def test_a_signal_mid_run_exits_with_its_code_and_leaves_nothing(tmp_path, signu
     process.send_signal(signum)
     assert process.wait(timeout=60) == code
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command, extra", [("stylize", FAST_ARGS), ("color", ["--method", "reinhard"])])
+@pytest.mark.parametrize("which", ["content", "style"])
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(files, tmp_path, capsys, command, extra, which):
+    content, style, _ = files
+    target = content if which == "content" else style
+    before = target.read_bytes()
+    other_spelling = tmp_path / "sub" / ".." / target.name  # the same file, named another way
+    (tmp_path / "sub").mkdir()
+    code, _, err = run([command, str(content), str(style), "-o", str(other_spelling), *extra], capsys)
+    assert code == 1 and f"it is the input {target}" in err and "name another output" in err
+    assert target.read_bytes() == before

@@ -95,3 +95,15 @@ def test_an_output_it_cannot_write_is_refused_before_any_frame(clip_files, tmp_p
     video, style = clip_files
     code, _, err = run(["video", str(video), str(style), "-o", str(tmp_path / "out.xyz"), *QUICK], capsys)
     assert code == 1 and "out.xyz" in err and ".mp4" in err
+
+
+def test_a_frame_folder_is_not_written_into_itself(clip_files, tmp_path, capsys):
+    video, style = clip_files
+    source = tmp_path / "frames"
+    source.mkdir()
+    for index, frame in enumerate(read_frames(video)[0][:3]):
+        write_image(source / f"f{index}.png", frame)
+    before = {p.name: p.read_bytes() for p in source.iterdir()}
+    code, _, err = run(["video", str(source), str(style), "-o", str(source), *QUICK], capsys)
+    assert code == 1 and f"it is the input {source}" in err
+    assert {p.name: p.read_bytes() for p in source.iterdir()} == before

@@ -212,7 +212,10 @@ def job_hash(job: Job) -> str:
 
 
 def check_jobs(jobs: Iterable[Job]) -> list[Job]:
-    """The jobs with ``error`` set where an input is missing or two jobs share an output."""
+    """The jobs with ``error`` set where an input is missing, two jobs share an output, or an
+    output is an input of any job (writing it would replace a file another job reads)."""
+    jobs = list(jobs)
+    inputs = {str(Path(p).resolve()): p for job in jobs for p in (job.content, *job.styles)}
     seen: dict[str, str] = {}
     out = []
     for job in jobs:
@@ -223,6 +226,9 @@ def check_jobs(jobs: Iterable[Job]) -> list[Job]:
                 job = replace(job, error="no such file: " + ", ".join(missing))
             elif Path(job.output).suffix.lower() not in IMAGE_SUFFIXES:
                 job = replace(job, error=f"output {job.output}: use a .png, .jpg or .tif name")
+            elif key in inputs:
+                job = replace(job, error=f"output {job.output} is the input {inputs[key]}, which is never overwritten; "
+                                         "choose another output folder or name")
             elif key in seen:
                 job = replace(job, error=f"same output as {seen[key]}: {job.output}")
             else:

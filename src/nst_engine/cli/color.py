@@ -44,10 +44,11 @@ def color_command(source, reference, output, fmt, method, params, source_mask, r
     transfer = bind_color_transfer(method, **dict(split_pairs(params, "-p")))
     # A path that cannot be written fails before any work; JPEG's lack of alpha once the
     # source's channels are known.
-    check_output(output, format=fmt)
+    inputs = [p for p in (source, reference, source_mask, reference_mask) if p]
+    check_output(output, format=fmt, inputs=inputs)
     source_img, reference_img = read_image(source), read_image(reference)
     if source_img.ndim == 3 and source_img.shape[-1] in (2, 4):
-        check_output(output, alpha=True, format=fmt)
+        check_output(output, alpha=True, format=fmt, inputs=inputs)
     started = time.perf_counter()
     result = transfer(source_img, reference_img, source_mask=_mask(source_mask, source_img),
                       reference_mask=_mask(reference_mask, reference_img))

@@ -255,7 +255,8 @@ def stylize_command(content, styles, output, fmt, sample, mask, quiet, **run) ->
         content_img = read_image(content, max_side=run["size"])
         style_imgs = [read_image(path, max_side=style_side) for path in styles]
     # Everything that could fail at the end is checked here, before minutes of optimisation.
-    check_output(output, alpha=content_img.ndim == 3 and content_img.shape[-1] in (2, 4), format=fmt)
+    check_output(output, alpha=content_img.ndim == 3 and content_img.shape[-1] in (2, 4), format=fmt,
+                 inputs=[] if sample else [content, *styles, *([mask] if mask else [])])
     events = iter_stylize(
         content_img, style_imgs, mask=read_mask(mask, shape=content_img.shape[:2]) if mask else None,
         preview_every=0, **options,
@@ -272,7 +273,8 @@ def stylize_command(content, styles, output, fmt, sample, mask, quiet, **run) ->
     if not quiet:
         tiles = sorted({t for t in result.provenance.get("tiles", []) if t})
         tiled = f", the scales above {tiles[0]}² px in tiles" if tiles else ""
+        steps_run = result.provenance["steps_run"]
         click.echo(f"wrote {output} ({result.image.shape[1]}×{result.image.shape[0]}, "
-                   f"{result.provenance['steps_run']} steps{tiled}, {result.provenance['timings']['total_s']:.1f} s)",
-                   err=True)
+                   f"{steps_run} step{'s' if steps_run != 1 else ''}{tiled}, "
+                   f"{result.provenance['timings']['total_s']:.1f} s)", err=True)
 

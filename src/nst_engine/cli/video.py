@@ -70,7 +70,7 @@ def video_command(source, styles, output, coherence, temporal_weight, long_term,
     except ValueError:
         raise click.BadParameter(f"{long_term!r} is not whole numbers separated by commas, e.g. 1,2,4",
                                  param_hint="--long-term") from None
-    check_video_output(output)  # an output it cannot write is refused before any frame
+    check_video_output(output, inputs=(source, *styles))  # an output it cannot write is refused before any frame
     with open_frames(source) as frames:
         fps, count = frames.fps, len(frames)
         store = FrameStore(output, names=frames.names)

@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import numpy as np
 import tifffile
 
 from ..errors import ImageError
-from ..files import _write_pair, atomic_write, check_writable, read_provenance, sidecar_path
+from ..files import _write_pair, atomic_write, check_not_an_input, check_writable, read_provenance, sidecar_path
 from .frame_png import frame_key, read_frame_png, write_frame_png
 from .frame_reading import _ffmpeg, ffmpeg_reason
 
@@ -72,14 +72,17 @@ def video_output_format(path: str | os.PathLike, *, format: str | None = None) -
                      f"{', '.join(VIDEO_OUTPUT_SUFFIXES)}, .tif, or a folder name for frames")
 
 
-def check_video_output(path: str | os.PathLike, *, format: str | None = None) -> Path:
+def check_video_output(path: str | os.PathLike, *, format: str | None = None,
+                       inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Refuse an output :class:`FrameStore` could not write, before any frame is computed; return the path.
 
-    Checks the kind (:func:`video_output_format`), that the folder exists and takes new files,
-    that a frame folder is not a file, and that a video or TIFF, its sidecar and its staging
-    folder are not in the way.
+    Checks the kind (:func:`video_output_format`), that it is none of the ``inputs`` (a frame
+    folder written into itself would replace its frames), that the folder exists and takes new
+    files, that a frame folder is not a file, and that a video or TIFF, its sidecar and its
+    staging folder are not in the way.
     """
     fmt, path = video_output_format(path, format=format), Path(path)
+    check_not_an_input(path, inputs)
     if fmt == "frames":
         if path.exists() and not path.is_dir():
             raise ImageError(f"cannot write frames into {path}: it is a file; name a folder")
